@@ -1,0 +1,192 @@
+"""Collector configuration: one validated model for the YAML file and the command line.
+
+Validation is pydantic's (unknown keys, wrong types and bad values are refused with the key
+named); :func:`load_config` turns a failure into :class:`ConfigError`, which the CLI prints
+and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = (
+    "DEFAULT_LABEL_KEYS",
+    "DEFAULT_TIME_BUCKETS_SECONDS",
+    "CollectorConfig",
+    "ConfigError",
+    "LaborCost",
+    "ModelPrice",
+    "load_config",
+)
+
+DEFAULT_LABEL_KEYS = (
+    "workflow",
+    "step",
+    "cohort",
+    "team",
+    "model",
+    "outcome",
+    "status",
+    "token_type",
+    "policy",
+)
+"""Every label key the metric catalogue knows; a config may keep fewer."""
+
+DEFAULT_TIME_BUCKETS_SECONDS = (
+    0.1,
+    0.5,
+    1.0,
+    5.0,
+    15.0,
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    4 * 3600.0,
+    8 * 3600.0,
+    24 * 3600.0,
+    3 * 24 * 3600.0,
+    7 * 24 * 3600.0,
+)
+"""Histogram bucket bounds from sub-second model calls to week-long human decisions."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelPrice(_Strict):
+    """A per-model price override in US dollars per million tokens (negotiated or self-hosted)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(default=None, ge=0)
+    """Defaults to the input price when not given."""
+    cache_creation_per_mtok: float | None = Field(default=None, ge=0)
+    """Defaults to the input price when not given."""
+
+
+class LaborCost(_Strict):
+    """Loaded labour cost of human time, used by the value formulas."""
+
+    default_usd_per_hour: float = Field(default=60.0, ge=0)
+    teams: dict[str, float] = Field(default_factory=dict)
+    """Per-team rates (USD per hour) that replace the default for that team."""
+
+    @field_validator("teams")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for team, rate in value.items():
+            if rate < 0 or math.isnan(rate):
+                raise ValueError(f"rate for team {team!r} must be >= 0, got {rate}")
+        return value
+
+
+class CollectorConfig(_Strict):
+    """Every setting of the collector, with its default."""
+
+    host: str = "127.0.0.1"
+    otlp_http_port: int = Field(default=4318, ge=0, le=65535)
+    otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest request body accepted (after decompression); larger gets 413."""
+    max_concurrent_requests: int = Field(default=32, gt=0)
+    """Requests processed at once across both transports; more get 429/503 + Retry-After."""
+    retry_after_seconds: int = Field(default=1, ge=0)
+    """Value of ``Retry-After`` (and gRPC RetryInfo) when over capacity."""
+    dedup_window_spans: int = Field(default=200_000, ge=0)
+    """How many recently counted span ids are remembered to drop retried exports (0 = off)."""
+
+    label_keys: tuple[str, ...] = DEFAULT_LABEL_KEYS
+    """Label keys kept on KPI metrics; a dropped key is aggregated away."""
+    cardinality_limit: int = Field(default=2000, gt=0)
+    """Distinct label sets per metric before new ones go to ``__overflow__``."""
+    time_buckets_seconds: tuple[float, ...] = DEFAULT_TIME_BUCKETS_SECONDS
+    """Histogram bucket upper bounds for every ``*_seconds`` histogram."""
+    exemplars: bool = True
+    """Attach trace id and correlation id exemplars (OpenMetrics) to KPI samples."""
+
+    price_overrides: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Per-model prices that win over the price table (keys are model names)."""
+    labor_cost: LaborCost = Field(default_factory=LaborCost)
+
+    log_level: str = "INFO"
+
+    @field_validator("label_keys")
+    @classmethod
+    def _known_label_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [key for key in value if key not in DEFAULT_LABEL_KEYS]
+        if unknown:
+            raise ValueError(
+                f"unknown label key(s) {unknown}; allowed: {', '.join(DEFAULT_LABEL_KEYS)}"
+            )
+        return value
+
+    @field_validator("time_buckets_seconds")
+    @classmethod
+    def _increasing_buckets(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value:
+            raise ValueError("needs at least one bucket bound")
+        if any(not math.isfinite(b) or b <= 0 for b in value):
+            raise ValueError("bucket bounds must be finite and > 0")
+        if any(b >= c for b, c in zip(value, value[1:], strict=False)):
+            raise ValueError("bucket bounds must be strictly increasing")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        allowed = ("DEBUG", "INFO", "WARNING", "ERROR")
+        if value.upper() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value.upper()
+
+    def labor_rate(self, team: str) -> float:
+        """USD per hour of human time for ``team``."""
+        return self.labor_cost.teams.get(team, self.labor_cost.default_usd_per_hour)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is allowed."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            allowed = ", ".join(CollectorConfig.model_fields)
+            message = f"unknown key; allowed keys: {allowed}"
+        lines.append(f"{key}: {message}")
+    return "invalid collector configuration:\n  " + "\n  ".join(lines)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> CollectorConfig:
+    """Read the YAML file (if any), apply command-line overrides (``None`` = not given)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+        data.update(loaded)
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return CollectorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
