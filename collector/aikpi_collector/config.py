@@ -7,6 +7,7 @@ and exits with status 2.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ class CollectorConfig(_Strict):
             raise ValueError("needs at least one bucket bound")
         if any(not math.isfinite(b) or b <= 0 for b in value):
             raise ValueError("bucket bounds must be finite and > 0")
-        if any(b >= c for b, c in zip(value, value[1:], strict=False)):
+        if any(b >= c for b, c in itertools.pairwise(value)):
             raise ValueError("bucket bounds must be strictly increasing")
         return value
 
