@@ -159,13 +159,26 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and what is allowed."""
 
 
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model that owns the key at ``loc`` (so an unknown key lists its own siblings)."""
+    model: type[BaseModel] = CollectorConfig
+    for part in loc[:-1]:
+        field_info = model.model_fields.get(str(part))
+        annotation = field_info.annotation if field_info else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif model is CollectorConfig and part == "price_overrides":
+            model = ModelPrice
+    return model
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
-            allowed = ", ".join(CollectorConfig.model_fields)
+            allowed = ", ".join(_section_model(tuple(item["loc"])).model_fields)
             message = f"unknown key; allowed keys: {allowed}"
         lines.append(f"{key}: {message}")
     return "invalid collector configuration:\n  " + "\n  ".join(lines)

@@ -1,0 +1,75 @@
+"""Collector configuration: defaults, overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS, ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "collector.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    config = load_config()
+    assert config.host == "127.0.0.1"
+    assert (config.otlp_http_port, config.otlp_grpc_port, config.metrics_port) == (4318, 4317, 9464)
+    assert config.cardinality_limit == 2000
+    assert config.time_buckets_seconds == DEFAULT_TIME_BUCKETS_SECONDS
+    assert config.labor_rate("any-team") == 60.0
+
+
+def test_file_values_and_command_line_overrides(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "metrics_port: 9999\n"
+        "otlp_http_port: 5000\n"
+        "labor_cost: {default_usd_per_hour: 80, teams: {sre: 120}}\n"
+        "price_overrides: {my-llama: {input_per_mtok: 0.1, output_per_mtok: 0.2}}\n",
+    )
+    config = load_config(path, otlp_http_port=6000, otlp_grpc_port=None)
+    assert config.metrics_port == 9999
+    assert config.otlp_http_port == 6000  # the flag wins over the file
+    assert config.otlp_grpc_port == 4317  # None means "not given"
+    assert config.labor_rate("sre") == 120
+    assert config.labor_rate("support") == 80
+    assert config.price_overrides["my-llama"].output_per_mtok == 0.2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics_prot: 1\n", "metrics_prot: unknown key; allowed keys: host"),
+        ("metrics_port: lots\n", "metrics_port: Input should be a valid integer"),
+        ("metrics_port: 70000\n", "metrics_port: Input should be less than or equal to 65535"),
+        ("cardinality_limit: 0\n", "cardinality_limit: Input should be greater than 0"),
+        ("label_keys: [workflow, user_id]\n", "unknown label key(s) ['user_id']"),
+        ("time_buckets_seconds: [5, 1]\n", "strictly increasing"),
+        ("labor_cost: {teams: {sre: -1}}\n", "labor_cost.teams"),
+        (
+            "labor_cost: {rate: 3}\n",
+            "labor_cost.rate: unknown key; allowed keys: default_usd_per_hour, teams",
+        ),
+        (
+            "price_overrides: {m: {input_per_mtok: 1, output_per_mtok: 1, typo: 2}}\n",
+            "price_overrides.m.typo: unknown key; allowed keys: input_per_mtok",
+        ),
+        ("- just\n- a list\n", "must hold a mapping"),
+        ("key: [unclosed\n", "is not valid YAML"),
+    ],
+)
+def test_bad_config_names_the_key_and_what_is_allowed(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, text))
+    assert expected in str(excinfo.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.yaml")
