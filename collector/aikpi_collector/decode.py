@@ -1,0 +1,355 @@
+"""OTLP trace requests (protobuf or JSON bytes) to :class:`SpanRecord` lists.
+
+Both decoders are all-or-nothing: a malformed request raises :class:`DecodeError` with a
+readable message naming the offending field, and nothing from it reaches the engine.
+They are written for speed (plain loops, local names, one ``WhichOneof`` per value): the
+receivers spend most of their time here. The JSON decoder walks ``json.loads`` output
+directly, because ``google.protobuf.json_format.Parse`` is several times slower (see
+``benchmarks/bench_collector.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+from google.protobuf.message import DecodeError as _ProtobufDecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+
+__all__ = ("DecodeError", "decode_json", "decode_protobuf")
+
+_STATUS_CODE_ERROR = 2
+"""``opentelemetry.proto.trace.v1.Status.StatusCode.STATUS_CODE_ERROR``."""
+
+_SCALAR_KINDS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
+class DecodeError(ValueError):
+    """The request body is not a valid OTLP ``ExportTraceServiceRequest``."""
+
+
+# --- protobuf -------------------------------------------------------------------------
+
+
+def _pb_complex_value(value: Any, kind: str) -> Any:
+    """Array, key-value list and bytes values (rare on the hot path)."""
+    if kind == "array_value":
+        out = []
+        for item in value.array_value.values:
+            item_kind = item.WhichOneof("value")
+            if item_kind is None:
+                continue
+            out.append(
+                getattr(item, item_kind)
+                if item_kind in _SCALAR_KINDS
+                else _pb_complex_value(item, item_kind)
+            )
+        return tuple(out)
+    if kind == "kvlist_value":
+        return _pb_attributes(value.kvlist_value.values)
+    return bytes(value.bytes_value)
+
+
+def _pb_attributes(key_values: Any) -> dict[str, Any]:
+    """Repeated ``KeyValue`` to a dict (empty values are skipped)."""
+    attributes: dict[str, Any] = {}
+    scalar = _SCALAR_KINDS
+    for kv in key_values:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind in scalar:
+            attributes[kv.key] = getattr(value, kind)
+        elif kind is not None:
+            attributes[kv.key] = _pb_complex_value(value, kind)
+    return attributes
+
+
+def decode_protobuf(body: bytes) -> list[SpanRecord]:
+    """Decode a binary ``ExportTraceServiceRequest``; raise :class:`DecodeError` if malformed."""
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (_ProtobufDecodeError, RuntimeError, ValueError) as exc:
+        raise DecodeError(f"body is not a valid protobuf ExportTraceServiceRequest: {exc}") from exc
+    records: list[SpanRecord] = []
+    append = records.append
+    attrs_of = _pb_attributes
+    scalar = _SCALAR_KINDS
+    record_cls = SpanRecord
+    event_cls = SpanEvent
+    error_code = _STATUS_CODE_ERROR
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        resource_attributes = attrs_of(resource_spans.resource.attributes)
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
+            for index, span in enumerate(scope_spans.spans):
+                trace_id = span.trace_id
+                span_id = span.span_id
+                if len(trace_id) != 16 or len(span_id) != 8:
+                    where = f"resourceSpans[{r_index}].scopeSpans[{s_index}].spans[{index}]"
+                    raise DecodeError(
+                        f"{where}: trace_id must be 16 bytes and span_id 8 bytes, "
+                        f"got {len(trace_id)} and {len(span_id)}"
+                    )
+                attributes: dict[str, Any] = {}
+                for kv in span.attributes:
+                    value = kv.value
+                    kind = value.WhichOneof("value")
+                    if kind in scalar:
+                        attributes[kv.key] = getattr(value, kind)
+                    elif kind is not None:
+                        attributes[kv.key] = _pb_complex_value(value, kind)
+                events = span.events
+                append(
+                    record_cls(
+                        trace_id,
+                        span_id,
+                        span.name,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        span.status.code == error_code,
+                        attributes,
+                        [event_cls(e.name, attrs_of(e.attributes)) for e in events]
+                        if events
+                        else [],
+                        resource_attributes,
+                    )
+                )
+    return records
+
+
+# --- JSON (OTLP/JSON mapping: camelCase keys, hex ids, int64 as string or number) -------
+
+
+class _JsonError(Exception):
+    """Internal: a structural problem, with the path filled in by the caller."""
+
+
+def _expect_list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _JsonError(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def _json_int(value: Any, what: str) -> int:
+    """An int64/uint64 field: a JSON number or a decimal string."""
+    if isinstance(value, bool):
+        raise _JsonError(f"{what}: expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    elif isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _JsonError(f"{what}: expected an integer (number or decimal string), got {value!r}")
+
+
+_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _json_double(value: Any, what: str) -> float:
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        special = _SPECIAL_DOUBLES.get(value)
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _JsonError(f"{what}: expected a number, got {value!r}")
+
+
+def _json_any_value(value: Any, what: str) -> Any:
+    """An ``AnyValue`` object to a Python value (``None`` for an empty value)."""
+    if not isinstance(value, dict):
+        raise _JsonError(f"{what}: expected an AnyValue object, got {type(value).__name__}")
+    if "stringValue" in value:
+        result = value["stringValue"]
+        if not isinstance(result, str):
+            raise _JsonError(f"{what}.stringValue: expected a string")
+        return result
+    if "intValue" in value:
+        return _json_int(value["intValue"], f"{what}.intValue")
+    if "doubleValue" in value:
+        return _json_double(value["doubleValue"], f"{what}.doubleValue")
+    if "boolValue" in value:
+        result = value["boolValue"]
+        if not isinstance(result, bool):
+            raise _JsonError(f"{what}.boolValue: expected true or false")
+        return result
+    if "arrayValue" in value:
+        array = value["arrayValue"]
+        if not isinstance(array, dict):
+            raise _JsonError(f"{what}.arrayValue: expected an object")
+        items = _expect_list(array.get("values"), f"{what}.arrayValue.values")
+        converted = (
+            _json_any_value(item, f"{what}.arrayValue.values[{i}]") for i, item in enumerate(items)
+        )
+        return tuple(item for item in converted if item is not None)
+    if "kvlistValue" in value:
+        kvlist = value["kvlistValue"]
+        if not isinstance(kvlist, dict):
+            raise _JsonError(f"{what}.kvlistValue: expected an object")
+        return _json_attributes(kvlist.get("values"), f"{what}.kvlistValue.values")
+    if "bytesValue" in value:
+        raw = value["bytesValue"]
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, TypeError, ValueError) as exc:
+            raise _JsonError(f"{what}.bytesValue: expected base64, got {raw!r}") from exc
+    return None
+
+
+def _json_attributes(items: Any, what: str) -> dict[str, Any]:
+    """A ``KeyValue`` array to a dict; the common string/int/double/bool cases inline."""
+    attributes: dict[str, Any] = {}
+    for index, item in enumerate(_expect_list(items, what)):
+        try:
+            key = item["key"]
+            value = item["value"]
+        except (KeyError, TypeError):
+            if not isinstance(item, dict):
+                raise _JsonError(f"{what}[{index}]: expected a KeyValue object") from None
+            if not isinstance(item.get("key"), str):
+                raise _JsonError(f"{what}[{index}].key: expected a string") from None
+            continue  # a key without a value: an empty AnyValue, skipped
+        if not isinstance(key, str):
+            raise _JsonError(f"{what}[{index}].key: expected a string, got {key!r}")
+        if type(value) is dict and len(value) == 1:
+            if "stringValue" in value:
+                text = value["stringValue"]
+                if type(text) is str:
+                    attributes[key] = text
+                    continue
+            elif "doubleValue" in value:
+                number = value["doubleValue"]
+                if type(number) is float:
+                    attributes[key] = number
+                    continue
+        converted = _json_any_value(value, f"{what}[{index}].value")
+        if converted is not None:
+            attributes[key] = converted
+    return attributes
+
+
+def _json_id(value: Any, size: int, what: str) -> bytes:
+    """A trace or span id: hex per OTLP/JSON (base64, the generic protobuf JSON form, too)."""
+    if isinstance(value, str):
+        try:
+            if len(value) == 2 * size:
+                return bytes.fromhex(value)
+            decoded = base64.b64decode(value, validate=True)
+            if len(decoded) == size:
+                return decoded
+        except (ValueError, binascii.Error):
+            pass
+    raise _JsonError(f"{what}: expected {2 * size} hex characters, got {value!r}")
+
+
+def _json_status_error(status: Any, what: str) -> bool:
+    if status is None:
+        return False
+    if not isinstance(status, dict):
+        raise _JsonError(f"{what}: expected an object")
+    code = status.get("code", 0)
+    if code == "STATUS_CODE_ERROR":
+        return True
+    if isinstance(code, str) and code in ("STATUS_CODE_UNSET", "STATUS_CODE_OK"):
+        return False
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code == _STATUS_CODE_ERROR
+    raise _JsonError(f"{what}.code: expected an integer status code, got {code!r}")
+
+
+def _json_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _JsonError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _json_span(span: Any, resource_attributes: dict[str, Any], what: str) -> SpanRecord:
+    span = _json_object(span, what)
+    name = span.get("name", "")
+    if not isinstance(name, str):
+        raise _JsonError(f"{what}.name: expected a string")
+    events = []
+    for e_index, event in enumerate(_expect_list(span.get("events"), f"{what}.events")):
+        event_what = f"{what}.events[{e_index}]"
+        event = _json_object(event, event_what)
+        event_name = event.get("name", "")
+        if not isinstance(event_name, str):
+            raise _JsonError(f"{event_what}.name: expected a string")
+        events.append(
+            SpanEvent(
+                event_name, _json_attributes(event.get("attributes"), f"{event_what}.attributes")
+            )
+        )
+    start = span.get("startTimeUnixNano", 0)
+    end = span.get("endTimeUnixNano", 0)
+    return SpanRecord(
+        _json_id(span.get("traceId"), 16, f"{what}.traceId"),
+        _json_id(span.get("spanId"), 8, f"{what}.spanId"),
+        name,
+        start if type(start) is int else _json_int(start, f"{what}.startTimeUnixNano"),
+        end if type(end) is int else _json_int(end, f"{what}.endTimeUnixNano"),
+        _json_status_error(span.get("status"), f"{what}.status"),
+        _json_attributes(span.get("attributes"), f"{what}.attributes"),
+        events,
+        resource_attributes,
+    )
+
+
+def decode_json(body: bytes) -> list[SpanRecord]:
+    """Decode an OTLP/JSON ``ExportTraceServiceRequest``; raise :class:`DecodeError` if malformed.
+
+    Unknown keys are ignored, as the OTLP specification asks of JSON receivers.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise DecodeError("body is not valid JSON: nested too deeply") from None
+    try:
+        document = _json_object(document, "request")
+        records: list[SpanRecord] = []
+        resource_list = _expect_list(document.get("resourceSpans"), "resourceSpans")
+        for r_index, resource_spans in enumerate(resource_list):
+            r_what = f"resourceSpans[{r_index}]"
+            resource_spans = _json_object(resource_spans, r_what)
+            resource = resource_spans.get("resource")
+            resource_attributes = (
+                _json_attributes(
+                    _json_object(resource, f"{r_what}.resource").get("attributes"),
+                    f"{r_what}.resource.attributes",
+                )
+                if resource is not None
+                else {}
+            )
+            scope_list = _expect_list(resource_spans.get("scopeSpans"), f"{r_what}.scopeSpans")
+            for s_index, scope_spans in enumerate(scope_list):
+                s_what = f"{r_what}.scopeSpans[{s_index}]"
+                scope_spans = _json_object(scope_spans, s_what)
+                spans = _expect_list(scope_spans.get("spans"), f"{s_what}.spans")
+                records.extend(
+                    _json_span(span, resource_attributes, f"{s_what}.spans[{index}]")
+                    for index, span in enumerate(spans)
+                )
+        return records
+    except _JsonError as exc:
+        raise DecodeError(f"invalid OTLP/JSON trace request: {exc}") from None
+    except RecursionError:
+        raise DecodeError("invalid OTLP/JSON trace request: values nested too deeply") from None

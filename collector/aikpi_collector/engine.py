@@ -1,0 +1,449 @@
+"""The KPI engine: one decoded span in, metric updates out.
+
+Pure and stateless per span (a late outcome carries every dimension it needs), so any
+number of collector replicas give the same sums. Each span is checked completely first and
+its updates are collected in a list; only a span that passed every check touches a metric,
+so a rejected span changes nothing. Which spans count is decided by their attributes, never
+by span names: ``aikpi.span.type`` marks the SDK's own spans, and any other span that
+carries the workflow dimension (stamped from baggage) counts for tokens, cost and policy
+violations. Spans with neither are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aikpi import semconv
+from prometheus_client import CollectorRegistry
+
+from aikpi_collector.cardinality import OVERFLOW
+from aikpi_collector.config import CollectorConfig
+from aikpi_collector.dedup import DedupWindow
+from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
+from aikpi_collector.pricing import PriceBook
+from aikpi_collector.spanrecord import SpanRecord
+from aikpi_collector.validate import (
+    SpanRejected,
+    check_count,
+    check_name,
+    check_nonneg,
+    check_word,
+)
+
+__all__ = ("TRANSPORTS", "BatchResult", "KpiEngine", "SpanRejected")
+
+log = logging.getLogger(__name__)
+
+TRANSPORTS = ("http_protobuf", "http_json", "grpc", "in_process")
+"""Values of the ``transport`` label of the self-metrics."""
+
+NONE = "none"
+"""Label value of a missing team or of a span outside any step."""
+UNKNOWN_MODEL = "unknown"
+"""Model label of usage or cost on a span that names no model."""
+UNKNOWN_POLICY = "unknown"
+"""Policy label of a violation event without ``aikpi.policy.name``."""
+
+_MAX_MESSAGES = 3
+
+_SPAN_TYPES = frozenset(semconv.SpanType)
+_COHORTS = frozenset(semconv.Cohort)
+_OUTCOMES = frozenset(semconv.Outcome)
+_STATUSES = frozenset(semconv.WorkflowStatus)
+_EVENTS = frozenset(semconv.WorkflowEvent)
+
+_STEP = semconv.SpanType.STEP.value
+_OUTCOME = semconv.SpanType.OUTCOME.value
+_WORKFLOW = semconv.SpanType.WORKFLOW.value
+_WORKFLOW_EVENT_TYPE = semconv.SpanType.WORKFLOW_EVENT.value
+_FAILED = semconv.WorkflowStatus.FAILED.value
+_COMPLETED = semconv.WorkflowStatus.COMPLETED.value
+
+_SPAN_TYPE = semconv.SPAN_TYPE
+_WORKFLOW_NAME = semconv.WORKFLOW_NAME
+_STEP_NAME = semconv.STEP_NAME
+_COHORT = semconv.COHORT
+_TEAM = semconv.TEAM
+_CORRELATION_ID = semconv.CORRELATION_ID
+_OUTCOME_KEY = semconv.OUTCOME
+_CORRECTION = semconv.CORRECTION_SECONDS
+_REVIEW = semconv.REVIEW_SECONDS
+_COST = semconv.COST_USD
+_RESPONSE_MODEL = semconv.GEN_AI_RESPONSE_MODEL
+_REQUEST_MODEL = semconv.GEN_AI_REQUEST_MODEL
+_PROVIDER = semconv.GEN_AI_PROVIDER_NAME
+_POLICY_EVENT = semconv.POLICY_VIOLATION_EVENT
+_POLICY_NAME = semconv.POLICY_NAME
+
+# (current spelling, older spelling) per token count.
+_INPUT = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.LEGACY_PROMPT_TOKENS)
+_OUTPUT = (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.LEGACY_COMPLETION_TOKENS)
+_CACHE_READ = (
+    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.LEGACY_CACHE_READ_INPUT_TOKENS,
+)
+_CACHE_CREATION = (
+    semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS,
+)
+
+_DIMS_CACHE_SIZE = 8192
+_WORKFLOW_STATUS = semconv.WORKFLOW_STATUS
+_WORKFLOW_EVENT = semconv.WORKFLOW_EVENT
+
+_Usage = tuple[str, int, int, int, int, float, bool]
+"""(model, uncached input, output, cache read, cache creation, cost USD, unpriced)."""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What became of one batch of spans; receivers map it to OTLP ``partial_success``."""
+
+    accepted: int
+    rejected: int
+    duplicates: int
+    error_message: str
+    """Readable summary of the first rejections; ``""`` when none was rejected."""
+
+
+def _seconds(span: SpanRecord) -> float:
+    """Span duration in seconds, 0 when the clock went backwards."""
+    nanos = span.end_unix_nano - span.start_unix_nano
+    return nanos / 1e9 if nanos > 0 else 0.0
+
+
+def _span_label(span: SpanRecord) -> str:
+    return f"span {span.name[:80]!r} (trace {span.trace_id.hex()}, span {span.span_id.hex()})"
+
+
+class KpiEngine:
+    """Turns spans into the KPI metrics of ``registry``; thread-safe.
+
+    Build one per registry: it registers the KPI metrics and the self-metrics there.
+    """
+
+    def __init__(self, config: CollectorConfig, registry: CollectorRegistry) -> None:
+        self.config = config
+        self.registry = registry
+        self._lock = threading.Lock()
+        self.self_metrics = SelfMetrics(registry)
+        self.metrics = KpiMetrics(config, registry, self.self_metrics, self._lock)
+        self.prices = PriceBook(config.price_overrides)
+        self._dedup = DedupWindow(config.dedup_window_spans)
+        self._exemplars = config.exemplars
+        self._unpriced_logged: set[str] = set()
+        self._unpriced_limit = config.cardinality_limit
+        self._dims_cache: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+
+    # --- public API --------------------------------------------------------------------
+
+    def process(self, span: SpanRecord) -> None:
+        """Check ``span`` completely, then apply its updates.
+
+        Raises :class:`SpanRejected` (and updates nothing) when a value is invalid. No
+        de-duplication and no self-metrics here; :meth:`process_batch` adds both.
+        """
+        with self._lock:
+            self._process(span)
+
+    def process_batch(self, spans: Iterable[SpanRecord], transport: str) -> BatchResult:
+        """Process a batch from one request: de-duplicate, check and count every span.
+
+        A rejected span is not remembered by the de-duplication window, so a corrected
+        retry still counts. Never raises for a bad span.
+        """
+        received = accepted = rejected = duplicates = 0
+        messages: list[str] = []
+        reasons: dict[str, int] = {}
+        dedup = self._dedup
+        dedup_on = dedup.capacity > 0
+        remember = dedup.add_unseen
+        process = self._process
+        with self._lock:
+            for span in spans:
+                received += 1
+                if dedup_on:
+                    key = span.trace_id + span.span_id
+                    if key in dedup:
+                        duplicates += 1
+                        continue
+                try:
+                    process(span)
+                except SpanRejected as exc:
+                    rejected += 1
+                    reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
+                    if len(messages) < _MAX_MESSAGES:
+                        messages.append(exc.message)
+                    continue
+                if dedup_on:
+                    remember(key)
+                accepted += 1
+        sm = self.self_metrics
+        if received:
+            sm.spans_received.labels(transport=transport).inc(received)
+        if duplicates:
+            sm.duplicate_spans.labels(transport=transport).inc(duplicates)
+        for reason, count in reasons.items():
+            sm.spans_rejected.labels(transport=transport, reason=reason).inc(count)
+        error_message = ""
+        if rejected:
+            error_message = f"{rejected} span(s) rejected: " + "; ".join(messages)
+            if rejected > len(messages):
+                error_message += f"; and {rejected - len(messages)} more"
+        return BatchResult(accepted, rejected, duplicates, error_message)
+
+    # --- one span ------------------------------------------------------------------------
+
+    def _process(self, span: SpanRecord) -> None:
+        """Check every value of ``span``, then update; the caller holds the engine lock."""
+        attributes = span.attributes
+        span_type = attributes.get(_SPAN_TYPE)
+        workflow = attributes.get(_WORKFLOW_NAME)
+        if span_type is None and workflow is None:
+            return  # not an aikpi span and no workflow dimensions: nothing to count
+
+        # 1. Check everything. Nothing below may touch a metric until this block is done.
+        outcome = correction = review = status = None
+        usage: _Usage | None = None
+        policies: list[str] | None = None
+        try:
+            if span_type is not None and (
+                type(span_type) is not str or span_type not in _SPAN_TYPES
+            ):
+                span_type = check_word(_SPAN_TYPE, span_type, _SPAN_TYPES, "invalid_span_type")
+            dims = self._dims(attributes, span_type, workflow)
+            if span_type == _STEP:
+                status = "error" if span.status_error else "ok"
+                if _OUTCOME_KEY in attributes:
+                    outcome, correction, review = _outcome_values(attributes)
+                else:  # refuse bad values even when they would not be counted
+                    for key in (_CORRECTION, _REVIEW):
+                        value = attributes.get(key)
+                        if value is not None:
+                            check_nonneg(key, value)
+            elif span_type == _OUTCOME:
+                if _OUTCOME_KEY not in attributes:
+                    raise SpanRejected(
+                        "missing_attribute",
+                        f"attribute {_OUTCOME_KEY!r} is missing; outcome spans need it "
+                        f"(allowed: {', '.join(sorted(_OUTCOMES))})",
+                    )
+                outcome, correction, review = _outcome_values(attributes)
+            elif span_type == _WORKFLOW:
+                status = attributes.get(_WORKFLOW_STATUS)
+                if status is None:
+                    status = _FAILED if span.status_error else _COMPLETED
+                elif type(status) is not str or status not in _STATUSES:
+                    status = check_word(_WORKFLOW_STATUS, status, _STATUSES, "invalid_status")
+            elif span_type == _WORKFLOW_EVENT_TYPE:
+                status = attributes.get(_WORKFLOW_EVENT)
+                if status is None:
+                    raise SpanRejected(
+                        "missing_attribute",
+                        f"attribute {_WORKFLOW_EVENT!r} is missing; "
+                        f"allowed: {', '.join(sorted(_EVENTS))}",
+                    )
+                status = check_word(_WORKFLOW_EVENT, status, _EVENTS, "invalid_event")
+            usage = self._usage(attributes)
+            if span.events:
+                policies = _policies(span)
+        except SpanRejected as exc:
+            raise SpanRejected(exc.reason, f"{_span_label(span)}: {exc.message}") from None
+
+        # 2. Update.
+        context: ExemplarContext | None = None
+        if self._exemplars:
+            correlation_id = attributes.get(_CORRELATION_ID)
+            if correlation_id is not None and type(correlation_id) is not str:
+                correlation_id = str(correlation_id)
+            context = (span.trace_id, correlation_id, span.end_unix_nano / 1e9)
+        metrics = self.metrics
+        if span_type == _STEP:
+            metrics.steps.inc((*dims, status), 1.0, context)
+            metrics.step_duration.observe(dims, _seconds(span), context)
+        elif span_type == _WORKFLOW:
+            wf_dims = (dims[0], dims[2], dims[3])
+            metrics.workflows.inc((*wf_dims, status), 1.0, context)
+            metrics.workflow_duration.observe(wf_dims, _seconds(span), context)
+        elif span_type == _WORKFLOW_EVENT_TYPE:
+            metrics.workflows.inc((dims[0], dims[2], dims[3], status), 1.0, context)
+        if outcome is not None:
+            metrics.outcomes.inc((*dims, outcome), 1.0, context)
+            if correction is not None:
+                metrics.correction.observe(dims, correction, context)
+            if review is not None:
+                metrics.review.observe(dims, review, context)
+        if usage is not None:
+            self._count_usage(dims, usage, context)
+        if policies:
+            inc = metrics.policy_violations.inc
+            for policy in policies:
+                inc((*dims, policy), 1.0, context)
+
+    def _dims(
+        self, attributes: dict[str, Any], span_type: str | None, workflow: Any
+    ) -> tuple[str, str, str, str]:
+        """(workflow, step, cohort, team) label values, checked once per distinct tuple."""
+        step = attributes.get(_STEP_NAME)
+        cohort = attributes.get(_COHORT)
+        team = attributes.get(_TEAM)
+        if span_type is not None:
+            if workflow is None:
+                raise SpanRejected(
+                    "missing_attribute",
+                    f"attribute {_WORKFLOW_NAME!r} is missing; every aikpi span needs it",
+                )
+            if step is None and span_type in (_STEP, _OUTCOME):
+                raise SpanRejected(
+                    "missing_attribute",
+                    f"attribute {_STEP_NAME!r} is missing; {span_type} spans need it",
+                )
+            if cohort is None:
+                raise SpanRejected(
+                    "missing_attribute",
+                    f"attribute {_COHORT!r} is missing; allowed: {', '.join(sorted(_COHORTS))}",
+                )
+        raw = (workflow, step, cohort, team)
+        cache = self._dims_cache
+        try:
+            found = cache.get(raw)
+        except TypeError:  # an unhashable value (a list): the checks below reject it
+            found = None
+        if found is not None:
+            return found
+        dims = (
+            check_name(_WORKFLOW_NAME, workflow),
+            NONE if step is None else check_name(_STEP_NAME, step),
+            NONE if cohort is None else check_word(_COHORT, cohort, _COHORTS, "invalid_cohort"),
+            NONE if team is None else check_name(_TEAM, team),
+        )
+        if len(cache) >= _DIMS_CACHE_SIZE:
+            cache.clear()
+        cache[raw] = dims
+        return dims
+
+    def _usage(self, attributes: dict[str, Any]) -> _Usage | None:
+        """Token counts, model and cost of a span, or ``None`` when it reports neither."""
+        get = attributes.get
+        # Current spelling first, then the older one; check_count only off the fast path.
+        input_total = get(_INPUT[0])
+        if input_total is None:
+            input_total = get(_INPUT[1])
+            if input_total is not None:
+                input_total = check_count(_INPUT[1], input_total)
+        elif type(input_total) is not int or input_total < 0:
+            input_total = check_count(_INPUT[0], input_total)
+        output = get(_OUTPUT[0])
+        if output is None:
+            output = get(_OUTPUT[1])
+            if output is not None:
+                output = check_count(_OUTPUT[1], output)
+        elif type(output) is not int or output < 0:
+            output = check_count(_OUTPUT[0], output)
+        cache_read = get(_CACHE_READ[0])
+        if cache_read is None:
+            cache_read = get(_CACHE_READ[1])
+            if cache_read is not None:
+                cache_read = check_count(_CACHE_READ[1], cache_read)
+        elif type(cache_read) is not int or cache_read < 0:
+            cache_read = check_count(_CACHE_READ[0], cache_read)
+        cache_creation = get(_CACHE_CREATION[0])
+        if cache_creation is None:
+            cache_creation = get(_CACHE_CREATION[1])
+            if cache_creation is not None:
+                cache_creation = check_count(_CACHE_CREATION[1], cache_creation)
+        elif type(cache_creation) is not int or cache_creation < 0:
+            cache_creation = check_count(_CACHE_CREATION[0], cache_creation)
+        explicit = get(_COST)
+        has_tokens = not (
+            input_total is None and output is None and cache_read is None and cache_creation is None
+        )
+        if not has_tokens and explicit is None:
+            return None
+        if explicit is not None:
+            explicit = check_nonneg(_COST, explicit)
+        model_key = _RESPONSE_MODEL
+        model = attributes.get(_RESPONSE_MODEL)
+        if model is None:
+            model_key = _REQUEST_MODEL
+            model = attributes.get(_REQUEST_MODEL)
+        model = UNKNOWN_MODEL if model is None else check_name(model_key, model)
+        if not has_tokens:
+            return (model, 0, 0, 0, 0, explicit, False)
+        input_total = input_total or 0
+        output = output or 0
+        cache_read = cache_read or 0
+        cache_creation = cache_creation or 0
+        uncached = input_total - cache_read - cache_creation
+        if uncached < 0:
+            uncached = 0
+        unpriced = False
+        cost = explicit
+        if cost is None:
+            provider = attributes.get(_PROVIDER)
+            if provider is not None and type(provider) is not str:
+                provider = None
+            cost = self.prices.cost(
+                model, provider, input_total, output, cache_read, cache_creation
+            )
+            if cost is None:
+                unpriced = True
+                cost = 0.0
+        return (model, uncached, output, cache_read, cache_creation, cost, unpriced)
+
+    def _count_usage(
+        self, dims: tuple[str, ...], usage: _Usage, context: ExemplarContext | None
+    ) -> None:
+        model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
+        inc = self.metrics.tokens.inc
+        if uncached:
+            inc((*dims, model, "input"), uncached, context)
+        if output:
+            inc((*dims, model, "output"), output, context)
+        if cache_read:
+            inc((*dims, model, "cache_read"), cache_read, context)
+        if cache_creation:
+            inc((*dims, model, "cache_creation"), cache_creation, context)
+        self.metrics.cost.inc((*dims, model), cost, context)
+        if unpriced:
+            self._count_unpriced(model)
+
+    def _count_unpriced(self, model: str) -> None:
+        logged = self._unpriced_logged
+        if model not in logged:
+            if len(logged) >= self._unpriced_limit:
+                model = OVERFLOW
+            else:
+                logged.add(model)
+                log.warning(
+                    "no price known for model %r: its tokens are counted, its cost as 0; "
+                    "add it to price_overrides in the collector config",
+                    model,
+                )
+        self.self_metrics.unpriced_spans.labels(model=model).inc()
+
+
+def _outcome_values(attributes: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    outcome = attributes[_OUTCOME_KEY]
+    if type(outcome) is not str or outcome not in _OUTCOMES:
+        outcome = check_word(_OUTCOME_KEY, outcome, _OUTCOMES, "invalid_outcome")
+    correction = attributes.get(_CORRECTION)
+    if correction is not None:
+        correction = check_nonneg(_CORRECTION, correction)
+    review = attributes.get(_REVIEW)
+    if review is not None:
+        review = check_nonneg(_REVIEW, review)
+    return outcome, correction, review
+
+
+def _policies(span: SpanRecord) -> list[str]:
+    policies = []
+    for event in span.events:
+        if event.name == _POLICY_EVENT:
+            policy = event.attributes.get(_POLICY_NAME)
+            policies.append(UNKNOWN_POLICY if policy is None else check_name(_POLICY_NAME, policy))
+    return policies

@@ -1,0 +1,393 @@
+"""Every metric the collector exposes: the KPI catalogue and the ``aikpi_collector_*`` self-metrics.
+
+KPI metrics live in a lightweight store (a dict from label tuple to values per metric),
+because ``prometheus_client``'s ``labels()`` + ``inc()`` costs several microseconds per
+update and the engine makes a handful per span. The store is exposed through a custom
+``prometheus_client`` collector, so the text and OpenMetrics output (exemplars included)
+still come from ``prometheus_client``'s own generators. The engine serialises updates
+under one lock; a scrape takes the same lock only to copy one metric at a time.
+
+Self-metrics are ordinary ``prometheus_client`` metrics: they change once per batch or
+request, and the receivers use them directly (``.labels(...).inc()`` / ``.observe()``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.samples import Exemplar, Sample
+from prometheus_client.utils import floatToGoString
+
+from aikpi_collector.cardinality import OVERFLOW, projection
+from aikpi_collector.config import CollectorConfig
+
+__all__ = (
+    "EXEMPLAR_MAX_RUNES",
+    "REQUEST_DURATION_BUCKETS",
+    "CounterFamily",
+    "ExemplarContext",
+    "HistogramFamily",
+    "KpiMetrics",
+    "SelfMetrics",
+)
+
+EXEMPLAR_MAX_RUNES = 128
+"""OpenMetrics limit on the combined length of an exemplar's label names and values."""
+
+REQUEST_DURATION_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+"""Buckets of ``aikpi_collector_request_duration_seconds`` (one OTLP request)."""
+
+ExemplarContext = tuple[bytes, "str | None", float]
+"""(trace id bytes, correlation id or None, span end in unix seconds), made once per span."""
+
+_TRACE_BUDGET = len("trace_id") + 32
+_CID_BUDGET = EXEMPLAR_MAX_RUNES - _TRACE_BUDGET - len("correlation_id")
+
+
+def _exemplar(context: ExemplarContext, value: float) -> Exemplar:
+    trace_id, correlation_id, timestamp = context
+    labels = {"trace_id": trace_id.hex()}
+    if correlation_id:
+        labels["correlation_id"] = correlation_id[:_CID_BUDGET]
+    return Exemplar(labels, value, timestamp)
+
+
+class _Family:
+    """One KPI metric: its series, the configured label keys and the cardinality guard."""
+
+    __slots__ = (
+        "_lock",
+        "_on_overflow",
+        "_overflow_key",
+        "documentation",
+        "label_names",
+        "limit",
+        "name",
+        "project",
+        "series",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        catalogue_labels: Sequence[str],
+        kept_labels: Sequence[str],
+        limit: int,
+        lock: threading.Lock,
+        on_overflow: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label_names, self.project = projection(catalogue_labels, kept_labels)
+        self.limit = limit
+        self.series: dict[tuple[str, ...], list[Any]] = {}
+        self._overflow_key = (OVERFLOW,) * len(self.label_names)
+        self._lock = lock
+        self._on_overflow = on_overflow
+
+    def _new_series(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _admit(self, key: tuple[str, ...]) -> list[Any]:
+        """Series for a label set not seen yet: a new one, or the overflow series."""
+        if len(self.series) >= self.limit:
+            self._on_overflow()
+            key = self._overflow_key
+            found = self.series.get(key)
+            if found is not None:
+                return found
+        created = self._new_series()
+        self.series[key] = created
+        return created
+
+    def snapshot(self) -> list[tuple[tuple[str, ...], list[Any]]]:
+        """A consistent copy of every series, taken under the engine lock."""
+        with self._lock:
+            return [(key, self._copy(values)) for key, values in self.series.items()]
+
+    @staticmethod
+    def _copy(values: list[Any]) -> list[Any]:
+        return list(values)
+
+    def value(self, labels: dict[str, str]) -> Any:
+        """Current values of one series (tests and benchmarks), or ``None``."""
+        with self._lock:
+            found = self.series.get(tuple(labels[name] for name in self.label_names))
+            return None if found is None else self._copy(found)
+
+
+class CounterFamily(_Family):
+    """A monotonic counter; each series is ``[value, last exemplar context, its amount]``."""
+
+    __slots__ = ()
+
+    def _new_series(self) -> list[Any]:
+        return [0.0, None, 0.0]
+
+    def inc(self, key: tuple[str, ...], amount: float, context: ExemplarContext | None) -> None:
+        """Add ``amount`` (>= 0) to the series of the full catalogue label tuple ``key``."""
+        if self.project is not None:
+            key = self.project(key)
+        series = self.series.get(key)
+        if series is None:
+            series = self._admit(key)
+        series[0] += amount
+        if context is not None:
+            series[1] = context
+            series[2] = amount
+
+    def collect(self) -> Metric:
+        """The metric family with its current samples, for exposition."""
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.label_names)
+        sample_name = family.name + "_total"
+        names = self.label_names
+        append = family.samples.append
+        for key, (value, context, amount) in self.snapshot():
+            ex = None if context is None else _exemplar(context, amount)
+            append(Sample(sample_name, dict(zip(names, key, strict=True)), value, None, ex))
+        return family
+
+
+class HistogramFamily(_Family):
+    """A histogram; each series is ``[bucket counts, sum, bucket exemplars or None]``."""
+
+    __slots__ = ("_bucket_labels", "bounds")
+
+    def __init__(self, *args: Any, bounds: Sequence[float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bounds = tuple(float(b) for b in bounds)
+        self._bucket_labels = tuple(floatToGoString(b) for b in self.bounds) + ("+Inf",)
+
+    def _new_series(self) -> list[Any]:
+        width = len(self.bounds) + 1
+        return [[0] * width, 0.0, [None] * width]
+
+    @staticmethod
+    def _copy(values: list[Any]) -> list[Any]:
+        return [list(values[0]), values[1], list(values[2])]
+
+    def observe(self, key: tuple[str, ...], value: float, context: ExemplarContext | None) -> None:
+        """Record one observation ``value`` (>= 0) for the full catalogue label tuple ``key``."""
+        if self.project is not None:
+            key = self.project(key)
+        series = self.series.get(key)
+        if series is None:
+            series = self._admit(key)
+        index = bisect.bisect_left(self.bounds, value)
+        series[0][index] += 1
+        series[1] += value
+        if context is not None:
+            series[2][index] = (context, value)
+
+    def collect(self) -> Metric:
+        """The metric family with cumulative buckets, count and sum, for exposition."""
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.label_names)
+        bucket_name = self.name + "_bucket"
+        count_name = self.name + "_count"
+        sum_name = self.name + "_sum"
+        names = self.label_names
+        les = self._bucket_labels
+        append = family.samples.append
+        for key, (counts, total, exemplars) in self.snapshot():
+            base = dict(zip(names, key, strict=True))
+            running = 0
+            for le, count, exemplar in zip(les, counts, exemplars, strict=True):
+                running += count
+                ex = None if exemplar is None else _exemplar(*exemplar)
+                append(Sample(bucket_name, {**base, "le": le}, running, None, ex))
+            append(Sample(count_name, base, running, None, None))
+            append(Sample(sum_name, base, total, None, None))
+        return family
+
+
+_DIMS = ("workflow", "step", "cohort", "team")
+_WORKFLOW_DIMS = ("workflow", "cohort", "team")
+
+
+class SelfMetrics:
+    """The ``aikpi_collector_*`` metrics; receivers use ``request_duration`` and
+    ``requests_rejected`` directly (``.labels(transport=..., reason=...).inc()``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.spans_received = Counter(
+            "aikpi_collector_spans_received_total",
+            "Spans received, by transport (before de-duplication and validation).",
+            ("transport",),
+            registry=registry,
+        )
+        self.spans_rejected = Counter(
+            "aikpi_collector_spans_rejected_total",
+            "Spans rejected for an invalid attribute value, by transport and reason.",
+            ("transport", "reason"),
+            registry=registry,
+        )
+        self.requests_rejected = Counter(
+            "aikpi_collector_requests_rejected_total",
+            "Whole requests rejected (malformed, unsupported_media_type, too_large, overloaded).",
+            ("transport", "reason"),
+            registry=registry,
+        )
+        self.duplicate_spans = Counter(
+            "aikpi_collector_duplicate_spans_total",
+            "Spans dropped because their (trace id, span id) was counted recently.",
+            ("transport",),
+            registry=registry,
+        )
+        self.label_sets_overflowed = Counter(
+            "aikpi_collector_label_sets_overflowed_total",
+            "Updates sent to the __overflow__ series because a metric hit its cardinality limit.",
+            ("metric",),
+            registry=registry,
+        )
+        self.unpriced_spans = Counter(
+            "aikpi_collector_unpriced_spans_total",
+            "Spans with token usage whose model has no known price (cost counted as 0).",
+            ("model",),
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "aikpi_collector_request_duration_seconds",
+            "Time to handle one OTLP export request, by transport.",
+            ("transport",),
+            buckets=REQUEST_DURATION_BUCKETS,
+            registry=registry,
+        )
+
+
+class KpiMetrics:
+    """The KPI catalogue, registered in ``registry`` as one custom collector."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        registry: CollectorRegistry,
+        self_metrics: SelfMetrics,
+        lock: threading.Lock,
+    ) -> None:
+        self._config = config
+        kept = config.label_keys
+        limit = config.cardinality_limit
+        buckets = config.time_buckets_seconds
+
+        def counter(name: str, doc: str, labels: Sequence[str]) -> CounterFamily:
+            hook = self_metrics.label_sets_overflowed.labels(metric=name).inc
+            return CounterFamily(name, doc, labels, kept, limit, lock, hook)
+
+        def histogram(name: str, doc: str, labels: Sequence[str]) -> HistogramFamily:
+            hook = self_metrics.label_sets_overflowed.labels(metric=name).inc
+            return HistogramFamily(name, doc, labels, kept, limit, lock, hook, bounds=buckets)
+
+        self.steps = counter(
+            "aikpi_steps_total",
+            "Finished steps; status error when the step's code raised.",
+            (*_DIMS, "status"),
+        )
+        self.step_duration = histogram(
+            "aikpi_step_duration_seconds", "Duration of each step span.", _DIMS
+        )
+        self.outcomes = counter(
+            "aikpi_outcomes_total",
+            "Human decisions on AI output (inline on the step or a late outcome span).",
+            (*_DIMS, "outcome"),
+        )
+        self.correction = histogram(
+            "aikpi_correction_seconds",
+            "Human time spent repairing AI output, per outcome that reports it.",
+            _DIMS,
+        )
+        self.review = histogram(
+            "aikpi_review_seconds",
+            "Time from AI output to the human decision, per outcome that reports or implies it.",
+            _DIMS,
+        )
+        self.workflows = counter(
+            "aikpi_workflows_total",
+            "Workflow runs by how they ended, plus later reopen events.",
+            (*_WORKFLOW_DIMS, "status"),
+        )
+        self.workflow_duration = histogram(
+            "aikpi_workflow_duration_seconds", "Duration of each workflow span.", _WORKFLOW_DIMS
+        )
+        self.tokens = counter(
+            "aikpi_tokens_total",
+            "GenAI tokens by type; input excludes the cached part so the types add up.",
+            (*_DIMS, "model", "token_type"),
+        )
+        self.cost = counter(
+            "aikpi_cost_usd_total",
+            "Token cost in US dollars: explicit span cost, else config override, else price table.",
+            (*_DIMS, "model"),
+        )
+        self.policy_violations = counter(
+            "aikpi_policy_violations_total",
+            "Governance violations recorded as span events.",
+            (*_DIMS, "policy"),
+        )
+        self.families: tuple[CounterFamily | HistogramFamily, ...] = (
+            self.steps,
+            self.step_duration,
+            self.outcomes,
+            self.correction,
+            self.review,
+            self.workflows,
+            self.workflow_duration,
+            self.tokens,
+            self.cost,
+            self.policy_violations,
+        )
+        registry.register(self)
+
+    def _labor_cost(self) -> GaugeMetricFamily:
+        name = "aikpi_labor_cost_usd_per_hour"
+        doc = "Loaded labour cost of human time (from the collector config), for value formulas."
+        labor = self._config.labor_cost
+        if "team" not in self._config.label_keys:
+            return GaugeMetricFamily(name, doc, value=labor.default_usd_per_hour)
+        gauge = GaugeMetricFamily(name, doc, labels=("team",))
+        gauge.add_metric(("default",), labor.default_usd_per_hour)
+        for team, rate in sorted(labor.teams.items()):
+            if team != "default":
+                gauge.add_metric((team,), rate)
+        return gauge
+
+    def describe(self) -> Iterator[Metric]:
+        """Empty families, so the registry can refuse a second registration of a name."""
+        for family in self.families:
+            kind = CounterMetricFamily if isinstance(family, CounterFamily) else Metric
+            if kind is Metric:
+                yield HistogramMetricFamily(family.name, family.documentation, labels=())
+            else:
+                yield CounterMetricFamily(family.name, family.documentation, labels=())
+        yield GaugeMetricFamily("aikpi_labor_cost_usd_per_hour", "", labels=())
+
+    def collect(self) -> Iterator[Metric]:
+        """Every KPI metric with its current samples (called by each scrape)."""
+        for family in self.families:
+            yield family.collect()
+        yield self._labor_cost()

@@ -1,0 +1,47 @@
+"""The metrics port: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators.
+
+``/metrics`` is rendered by the engine's exposition (Prometheus text, or OpenMetrics with
+exemplars when ``Accept`` asks for it) in a worker thread, so a large scrape never stalls
+the event loop. ``/healthz`` answers while the process runs; ``/readyz`` only while the
+receivers are bound and accepting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+__all__ = ("create_metrics_app",)
+
+
+def create_metrics_app(registry: CollectorRegistry, is_ready: Callable[[], bool]) -> Starlette:
+    """The Starlette app of the metrics port; ``is_ready`` tells whether receivers accept."""
+    from aikpi_collector.exposition import render_metrics
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = await run_in_threadpool(
+            render_metrics, registry, request.headers.get("accept")
+        )
+        return Response(body, 200, headers={"Content-Type": content_type})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        if is_ready():
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse("not ready: receivers are not accepting\n", 503)
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics, methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        ]
+    )

@@ -1,0 +1,26 @@
+"""The pilot scorecard: KPIs per cohort and workflow, verdicts, evidence strength, rendering.
+
+``aikpi-collector report`` reads a collector's ``/metrics`` or a Prometheus window; the demo
+uses the same :func:`build_scorecards` on the collector it just fed.
+"""
+
+from __future__ import annotations
+
+from aikpi_collector.report.kpis import compare_all
+from aikpi_collector.report.samples import MetricSamples
+from aikpi_collector.report.scorecard import Scorecard, build_scorecard
+from aikpi_collector.report.verdicts import Thresholds
+
+__all__ = ("build_scorecards",)
+
+
+def build_scorecards(
+    samples: MetricSamples,
+    window: str,
+    *,
+    workflow: str | None = None,
+    thresholds: Thresholds | None = None,
+    slo: float = 0.95,
+) -> list[Scorecard]:
+    """One scorecard per workflow (plus all workflows together); raises on no data/baseline."""
+    return [build_scorecard(c, window, thresholds) for c in compare_all(samples, workflow, slo)]

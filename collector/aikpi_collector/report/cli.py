@@ -1,0 +1,107 @@
+"""``aikpi-collector report``: the pilot scorecard from Prometheus or a collector's /metrics.
+
+Exit status: 0 with a scorecard; 1 when the source cannot be read, holds no data for the
+window, or a workflow lacks a baseline cohort (a one-line message on stderr, no traceback);
+2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ("add_arguments", "run")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Source, window, format and evidence options."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="Prometheus base URL, e.g. http://localhost:9090 (reads increase() over --window)",
+    )
+    source.add_argument(
+        "--metrics",
+        metavar="URL",
+        help="a collector's /metrics URL, e.g. http://localhost:9464/metrics (totals since start)",
+    )
+    parser.add_argument(
+        "--window",
+        default="28d",
+        help="Prometheus range for increase(), e.g. 28d, 7d (default 28d)",
+    )
+    parser.add_argument(
+        "--format", choices=("table", "json", "markdown"), default="table", help="output format"
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="also write a chart of the cohorts")
+    parser.add_argument("--workflow", metavar="NAME", help="only this workflow")
+    parser.add_argument(
+        "--min-samples",
+        type=int,
+        default=30,
+        metavar="N",
+        help="smallest sample per cohort for a verdict (default 30)",
+    )
+    parser.add_argument(
+        "--slo", type=float, default=0.95, help="AI outcome SLO target, 0..1 (default 0.95)"
+    )
+    parser.add_argument(
+        "--headlines", action="store_true", help="table: only each area's headline row"
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"aikpi-collector report: error: {message}", file=sys.stderr)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the source, build the scorecards, print them in the chosen format."""
+    from aikpi_collector.report import build_scorecards
+    from aikpi_collector.report.kpis import NoBaselineError, NoDataError
+    from aikpi_collector.report.sources import SourceError, read_metrics_url, read_prometheus
+    from aikpi_collector.report.verdicts import Thresholds
+
+    if not 0.0 < args.slo < 1.0:
+        return _fail(f"--slo must be between 0 and 1 (exclusive), got {args.slo}")
+    if args.min_samples < 1:
+        return _fail(f"--min-samples must be >= 1, got {args.min_samples}")
+    try:
+        if args.prometheus:
+            samples = read_prometheus(args.prometheus, args.window)
+            window = f"last {args.window}"
+        else:
+            samples = read_metrics_url(args.metrics)
+            window = "since collector start"
+        cards = build_scorecards(
+            samples,
+            window,
+            workflow=args.workflow,
+            thresholds=Thresholds(min_samples=args.min_samples),
+            slo=args.slo,
+        )
+    except (SourceError, NoDataError, NoBaselineError) as exc:
+        return _fail(str(exc))
+    return emit(cards, args.format, args.plot, headlines=args.headlines)
+
+
+def emit(cards: list, fmt: str, plot: str | None, *, headlines: bool = False) -> int:
+    """Print ``cards`` as ``fmt`` and write the chart; shared with the demo."""
+    from aikpi_collector.report.render import render_table, to_json, to_markdown
+
+    if fmt == "json":
+        print(to_json(cards))
+    elif fmt == "markdown":
+        print(to_markdown(cards))
+    else:
+        render_table(cards, detail=not headlines)
+    if plot:
+        from aikpi_collector.report.plot import plot_scorecards
+
+        try:
+            written = plot_scorecards(cards, plot)
+        except OSError as exc:
+            return _fail(f"cannot write the chart {plot}: {exc.strerror or exc}")
+        print(f"chart written to {written}", file=sys.stderr)
+    return 0

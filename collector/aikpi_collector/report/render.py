@@ -1,0 +1,167 @@
+"""Render scorecards: a rich terminal table, JSON for scripts, Markdown for a review doc."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aikpi_collector.report.scorecard import Row, Scorecard, Unit, format_value
+from aikpi_collector.report.stats import Interval
+from aikpi_collector.report.verdicts import Level
+
+__all__ = ("evidence_text", "render_table", "to_json", "to_markdown")
+
+_STYLE = {
+    Level.GOOD: "green",
+    Level.WARNING: "bold red",
+    Level.NEUTRAL: "yellow",
+    Level.INSUFFICIENT: "dim",
+}
+_ICON = {
+    Level.GOOD: "good",
+    Level.WARNING: "WARNING",
+    Level.NEUTRAL: "neutral",
+    Level.INSUFFICIENT: "not enough evidence",
+}
+
+
+def _interval(i: Interval | None, unit: Unit) -> str:
+    if i is None:
+        return "n/a"
+    if unit is Unit.RATIO:
+        return f"{i.estimate * 100:+.1f} pp [{i.low * 100:+.1f}, {i.high * 100:+.1f}]"
+    return f"{i.estimate / 60:+.1f} min [{i.low / 60:+.1f}, {i.high / 60:+.1f}]"
+
+
+def evidence_text(card: Scorecard) -> str:
+    """One line: sample sizes per cohort and the two 95 % intervals."""
+    e = card.evidence
+    if e is None:
+        return ""
+    return (
+        f"evidence (AI-assisted / baseline): runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, "
+        f"steps {e.steps[0]:.0f} / {e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / "
+        f"{e.outcomes[1]:.0f}; 95 % CI of the difference: cycle time "
+        f"{_interval(e.cycle_time_diff, Unit.SECONDS)}, acceptance "
+        f"{_interval(e.acceptance_diff, Unit.RATIO)}; minimum {e.min_samples} per cohort"
+    )
+
+
+def render_table(cards: list[Scorecard], console: Any = None, detail: bool = True) -> None:
+    """Print one rich table per scorecard (``detail=False``: headline rows only)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or in CI: do not wrap at 80 columns
+            console = Console(width=160)
+    for card in cards:
+        table = Table(
+            title=f"aikpi scorecard: {card.workflow} ({card.window})",
+            title_justify="left",
+            show_lines=False,
+            expand=False,
+        )
+        table.add_column("area", style="bold")
+        table.add_column("KPI")
+        table.add_column("AI-assisted", justify="right")
+        table.add_column("baseline", justify="right")
+        table.add_column("delta", justify="right")
+        table.add_column("verdict")
+        previous_area = ""
+        for row in card.rows:
+            if not detail and row.verdict is None:
+                continue
+            if row.area != previous_area and previous_area:
+                table.add_section()
+            verdict = ""
+            if row.verdict is not None:
+                verdict = f"[{_STYLE[row.verdict.level]}]{row.verdict.text}[/]"
+            table.add_row(
+                row.area if row.area != previous_area else "",
+                row.kpi,
+                format_value(row.ai, row.unit),
+                format_value(row.baseline, row.unit),
+                row.delta_text,
+                verdict,
+            )
+            previous_area = row.area
+        console.print(table)
+        console.print(f"[dim]{evidence_text(card)}[/]")
+        console.print()
+
+
+def _interval_json(i: Interval | None) -> dict[str, float] | None:
+    return None if i is None else {"estimate": i.estimate, "low": i.low, "high": i.high}
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    return {
+        "area": row.area,
+        "kpi": row.kpi,
+        "unit": row.unit.value,
+        "ai_assisted": row.ai,
+        "baseline": row.baseline,
+        "delta": row.delta,
+        "verdict": None
+        if row.verdict is None
+        else {"level": row.verdict.level.value, "text": row.verdict.text},
+    }
+
+
+def to_json(cards: list[Scorecard]) -> str:
+    """Every scorecard with raw numbers (seconds, ratios 0..1, USD) and verdicts."""
+    out = []
+    for card in cards:
+        e = card.evidence
+        evidence = None
+        if e is not None:
+            evidence = {
+                "runs": {"ai_assisted": e.runs[0], "baseline": e.runs[1]},
+                "steps": {"ai_assisted": e.steps[0], "baseline": e.steps[1]},
+                "outcomes": {"ai_assisted": e.outcomes[0], "baseline": e.outcomes[1]},
+                "cycle_time_diff_seconds": _interval_json(e.cycle_time_diff),
+                "acceptance_diff": _interval_json(e.acceptance_diff),
+                "min_samples": e.min_samples,
+            }
+        out.append(
+            {
+                "workflow": card.workflow,
+                "window": card.window,
+                "rows": [_row_json(r) for r in card.rows],
+                "evidence": evidence,
+            }
+        )
+    return json.dumps({"scorecards": out}, indent=2)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(cards: list[Scorecard]) -> str:
+    """A Markdown section per workflow, ready to paste into a pilot review document."""
+    lines: list[str] = []
+    for card in cards:
+        lines += [
+            f"### {card.workflow} ({card.window})",
+            "",
+            "| area | KPI | AI-assisted | baseline | delta | verdict |",
+            "|---|---|--:|--:|--:|---|",
+        ]
+        for row in card.rows:
+            verdict = ""
+            if row.verdict is not None:
+                verdict = f"**{_ICON[row.verdict.level]}**: {row.verdict.text}"
+            cells = [
+                row.area,
+                row.kpi,
+                format_value(row.ai, row.unit),
+                format_value(row.baseline, row.unit),
+                row.delta_text,
+                verdict,
+            ]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+        lines += ["", f"_{evidence_text(card)}_", ""]
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""Synthetic span workloads for benchmarks and tests: the span mix the SDK produces.
+
+``pilot_spans`` builds workflow runs the way the SDK writes them (a workflow span, step
+spans with inline outcomes, LLM call spans with token usage, some late outcome spans,
+violations and reopen events), so throughput figures reflect real traffic rather than one
+repeated span. ``fill_every_metric`` gives every KPI metric exactly ``label_sets`` label
+sets, for the scrape benchmark.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from aikpi import semconv
+
+from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+
+if TYPE_CHECKING:
+    from aikpi_collector.engine import KpiEngine
+
+__all__ = ("fill_every_metric", "pilot_spans")
+
+_MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5")
+_PROVIDERS = {"gpt-4o": "openai", "gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic"}
+_OUTCOMES = tuple(semconv.Outcome)
+
+
+def _ids(rng: random.Random) -> tuple[bytes, bytes]:
+    return rng.randbytes(16), rng.randbytes(8)
+
+
+def pilot_spans(
+    count: int,
+    *,
+    workflows: int = 5,
+    steps: int = 4,
+    teams: int = 3,
+    seed: int = 1,
+) -> list[SpanRecord]:
+    """``count`` spans of simulated workflow runs (about 40 % LLM call spans)."""
+    rng = random.Random(seed)
+    spans: list[SpanRecord] = []
+    now = 1_700_000_000_000_000_000
+    run = 0
+    while len(spans) < count:
+        run += 1
+        trace_id, _ = _ids(rng)
+        cohort = semconv.Cohort.AI_ASSISTED if run % 2 else semconv.Cohort.BASELINE
+        base = {
+            semconv.CORRELATION_ID: f"RUN-{run}",
+            semconv.WORKFLOW_NAME: f"workflow-{run % workflows}",
+            semconv.COHORT: cohort.value,
+            semconv.TEAM: f"team-{run % teams}",
+        }
+        start = now + run * 1_000_000_000
+        for index in range(steps):
+            dims = {**base, semconv.STEP_NAME: f"step-{index}"}
+            model = _MODELS[(run + index) % len(_MODELS)]
+            chat = {
+                **dims,
+                semconv.GEN_AI_OPERATION_NAME: "chat",
+                semconv.GEN_AI_REQUEST_MODEL: model,
+                semconv.GEN_AI_PROVIDER_NAME: _PROVIDERS[model],
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: 1200 + rng.randrange(800),
+                semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 200 + rng.randrange(300),
+                semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 400,
+            }
+            spans.append(
+                SpanRecord(trace_id, rng.randbytes(8), f"chat {model}", start, start + 900_000_000,
+                           False, chat)
+            )
+            step = {**dims, semconv.SPAN_TYPE: semconv.SpanType.STEP.value}
+            events: list[SpanEvent] = []
+            late = rng.random() < 0.3
+            if not late:
+                step[semconv.OUTCOME] = _OUTCOMES[rng.randrange(len(_OUTCOMES))].value
+                step[semconv.REVIEW_SECONDS] = float(rng.randrange(5, 600))
+                if step[semconv.OUTCOME] == semconv.Outcome.EDITED:
+                    step[semconv.CORRECTION_SECONDS] = float(rng.randrange(10, 900))
+            if rng.random() < 0.02:
+                events.append(
+                    SpanEvent(semconv.POLICY_VIOLATION_EVENT, {semconv.POLICY_NAME: "pii"})
+                )
+            spans.append(
+                SpanRecord(trace_id, rng.randbytes(8), f"step step-{index}", start,
+                           start + 2_000_000_000, rng.random() < 0.03, step, events)
+            )
+            if late:
+                outcome = {
+                    **dims,
+                    semconv.SPAN_TYPE: semconv.SpanType.OUTCOME.value,
+                    semconv.OUTCOME: _OUTCOMES[rng.randrange(len(_OUTCOMES))].value,
+                    semconv.REVIEW_SECONDS: 3600.0,
+                }
+                spans.append(
+                    SpanRecord(rng.randbytes(16), rng.randbytes(8), f"outcome step-{index}",
+                               start + 3_600_000_000_000, start + 3_600_000_000_000, False,
+                               outcome)
+                )
+        workflow = {
+            **base,
+            semconv.SPAN_TYPE: semconv.SpanType.WORKFLOW.value,
+            semconv.WORKFLOW_STATUS: semconv.WorkflowStatus.COMPLETED.value,
+        }
+        spans.append(
+            SpanRecord(trace_id, rng.randbytes(8), "workflow", start, start + 9_000_000_000,
+                       False, workflow)
+        )
+    return spans[:count]
+
+
+def fill_every_metric(engine: KpiEngine, label_sets: int, *, seed: int = 2) -> None:
+    """Give every KPI metric of ``engine`` exactly ``label_sets`` distinct label sets."""
+    rng = random.Random(seed)
+    spans: list[SpanRecord] = []
+    for index in range(label_sets):
+        dims = {
+            semconv.CORRELATION_ID: f"FILL-{index}",
+            semconv.WORKFLOW_NAME: f"workflow-{index}",
+            semconv.STEP_NAME: "step",
+            semconv.COHORT: semconv.Cohort.AI_ASSISTED.value,
+        }
+        step = {
+            **dims,
+            semconv.SPAN_TYPE: semconv.SpanType.STEP.value,
+            semconv.OUTCOME: semconv.Outcome.EDITED.value,
+            semconv.CORRECTION_SECONDS: 60.0,
+            semconv.REVIEW_SECONDS: 30.0,
+            # one token type and a priced model: one label set each in tokens and cost
+            semconv.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+        }
+        violation = SpanEvent(semconv.POLICY_VIOLATION_EVENT, {semconv.POLICY_NAME: "pii"})
+        workflow = {
+            **dims,
+            semconv.SPAN_TYPE: semconv.SpanType.WORKFLOW.value,
+            semconv.WORKFLOW_STATUS: semconv.WorkflowStatus.COMPLETED.value,
+        }
+        trace_id = rng.randbytes(16)
+        spans.append(SpanRecord(trace_id, rng.randbytes(8), "step", 0, 10**9, False, step,
+                                [violation]))
+        spans.append(SpanRecord(trace_id, rng.randbytes(8), "workflow", 0, 10**10, False,
+                                workflow))
+    engine.process_batch(spans, "in_process")

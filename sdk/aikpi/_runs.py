@@ -1,0 +1,343 @@
+"""Handles of a running workflow, step and LLM call (what ``with`` and ``current_*`` give)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+
+from aikpi import _validate
+from aikpi._config import state
+from aikpi._context import DIMS_KEY, STEP_KEY, WORKFLOW_KEY, Dims
+from aikpi._outcomes import claim_decision, emit_late_outcome, write_inline_outcome
+from aikpi._tokens import TokenData, encode_token
+from aikpi.semconv import (
+    COST_USD,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    POLICY_NAME,
+    POLICY_VIOLATION_EVENT,
+    WORKFLOW_STATUS,
+    WorkflowStatus,
+)
+
+__all__ = ("LlmCall", "StepRun", "WorkflowRun", "current_step", "current_workflow", "mark_error")
+
+_LOG = logging.getLogger("aikpi")
+
+
+def mark_error(span: Span, exc: BaseException) -> None:
+    """Status ERROR plus the exception as a span event."""
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.record_exception(exc)
+
+
+def _is_failure(exc: BaseException | None) -> bool:
+    # A generator closed early by its consumer did not fail.
+    return exc is not None and not isinstance(exc, GeneratorExit)
+
+
+class _Run:
+    """What a workflow run and a step share: a span, dimensions, an attached context."""
+
+    __slots__ = ("_context", "_end_ns", "_span", "_token", "dims")
+
+    def __init__(self, dims: Dims, span: Span, parent: Context, key: str) -> None:
+        self.dims = dims
+        self._span = span
+        self._end_ns: int | None = None
+        self._token: object | None = None
+        ctx = trace.set_span_in_context(span, parent)
+        self._context = Context({**ctx, DIMS_KEY: dims, key: self})
+
+    @property
+    def correlation_id(self) -> str:
+        """The business join key of the workflow run."""
+        return self.dims.correlation_id
+
+    @property
+    def cohort(self) -> str:
+        """``ai_assisted`` or ``baseline``."""
+        return self.dims.cohort
+
+    @property
+    def team(self) -> str | None:
+        """The team segment, if any."""
+        return self.dims.team
+
+    @property
+    def span(self) -> Span:
+        """The OpenTelemetry span of this run (for adding your own attributes)."""
+        return self._span
+
+    def _token_data(self, kind: str, step: str | None) -> TokenData:
+        ctx = self._span.get_span_context()
+        return TokenData(
+            kind=kind,
+            correlation_id=self.dims.correlation_id,
+            workflow=self.dims.workflow,
+            step=step,
+            cohort=self.dims.cohort,
+            team=self.dims.team,
+            trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
+            end_ns=self._end_ns if self._end_ns is not None else time.time_ns(),
+        )
+
+    def _enter(self) -> None:
+        self._token = otel_context.attach(self._context)
+
+    def _leave(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+
+class WorkflowRun(_Run):
+    """One run of a workflow: ``.correlation_id``, ``.complete()``, ``.abandon()``, ``.token()``."""
+
+    __slots__ = ("_status",)
+
+    def __init__(self, dims: Dims, span: Span, parent: Context) -> None:
+        super().__init__(dims, span, parent, WORKFLOW_KEY)
+        self._status: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The workflow name."""
+        return self.dims.workflow or ""
+
+    @property
+    def status(self) -> str | None:
+        """``completed``/``abandoned``/``failed`` once known, else ``None``."""
+        return self._status
+
+    def complete(self) -> None:
+        """Mark the run completed (the default for a run that ends without an exception)."""
+        self._decide(WorkflowStatus.COMPLETED.value)
+
+    def abandon(self) -> None:
+        """Mark the run abandoned: it ends without its result being used."""
+        self._decide(WorkflowStatus.ABANDONED.value)
+
+    def _decide(self, status: str) -> None:
+        if self._status is not None and self._status != status:
+            raise ValueError(
+                f"workflow run {self.correlation_id!r} is already {self._status}; "
+                "a run is completed or abandoned once"
+            )
+        self._status = status
+
+    def token(self) -> str:
+        """A compact string naming this run, for ``aikpi.reopen`` later (any process)."""
+        return encode_token(self._token_data("w", None))
+
+    def _finish(self, exc: BaseException | None) -> None:
+        try:
+            failed = _is_failure(exc)
+            if self._status is None:
+                self._status = (
+                    WorkflowStatus.FAILED.value if failed else WorkflowStatus.COMPLETED.value
+                )
+            span = self._span
+            span.set_attribute(WORKFLOW_STATUS, self._status)
+            if failed:
+                mark_error(span, exc)  # type: ignore[arg-type]
+            self._end_ns = end_ns = time.time_ns()
+            span.end(end_time=end_ns)
+        except Exception:
+            _LOG.warning("aikpi: could not end a workflow span", exc_info=True)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRun {self.name!r} correlation_id={self.correlation_id!r}>"
+
+
+class StepRun(_Run):
+    """One execution of a step: ``.llm_call()``, ``.outcome()``, ``.policy_violation()``,
+    ``.token()``."""
+
+    __slots__ = ("_decided",)
+
+    def __init__(self, dims: Dims, span: Span, parent: Context) -> None:
+        super().__init__(dims, span, parent, STEP_KEY)
+        self._decided = False
+
+    @property
+    def name(self) -> str:
+        """The step name."""
+        return self.dims.step or ""
+
+    @property
+    def workflow_name(self) -> str | None:
+        """The workflow this step belongs to (``None`` for a step outside any workflow)."""
+        return self.dims.workflow
+
+    def llm_call(self, model: str, *, provider: str | None = None) -> LlmCall:
+        """A ``with`` block around one model call: a GenAI ``chat {model}`` child span."""
+        model = _validate.check_name("model", model)
+        provider = _validate.check_optional_name("provider", provider)
+        return LlmCall(self, model, provider)
+
+    def outcome(
+        self,
+        word: str,
+        *,
+        correction_seconds: float | None = None,
+        review_seconds: float | None = None,
+    ) -> None:
+        """Record the human decision on this step's output (once per step).
+
+        While the step runs it is written onto the step span; after the step ended it is a
+        late ``outcome`` span, exactly as ``aikpi.record_outcome(step.token(), ...)`` makes.
+        """
+        word = _validate.check_outcome(word)
+        correction = _validate.check_seconds("correction_seconds", correction_seconds)
+        review = _validate.check_seconds("review_seconds", review_seconds)
+        if self._decided:
+            raise ValueError(f"step {self.name!r} already has an outcome; a step is decided once")
+        ctx = self._span.get_span_context()
+        claim_decision(ctx.trace_id, ctx.span_id, self.dims.step)
+        self._decided = True
+        if self._end_ns is None:
+            write_inline_outcome(self._span, word, correction, review)
+        else:
+            emit_late_outcome(self._token_data("s", self.dims.step), word, correction, review)
+
+    def policy_violation(self, policy: str) -> None:
+        """Record one governance violation (event ``aikpi.policy.violation``) on the step."""
+        policy = _validate.check_name("policy", policy)
+        try:
+            self._span.add_event(POLICY_VIOLATION_EVENT, {POLICY_NAME: policy})
+        except Exception:
+            _LOG.warning("aikpi: could not record a policy violation", exc_info=True)
+
+    def token(self) -> str:
+        """A compact, integrity-checked string for ``aikpi.record_outcome`` (any process, later).
+
+        It carries the step's end time; made while the step still runs, it carries the
+        moment it was made (when the output was handed over for review).
+        """
+        return encode_token(self._token_data("s", self.dims.step))
+
+    def _finish(self, exc: BaseException | None) -> None:
+        try:
+            if _is_failure(exc):
+                mark_error(self._span, exc)  # type: ignore[arg-type]
+            self._end_ns = end_ns = time.time_ns()
+            self._span.end(end_time=end_ns)
+        except Exception:
+            _LOG.warning("aikpi: could not end a step span", exc_info=True)
+
+    def __repr__(self) -> str:
+        return f"<StepRun {self.name!r} correlation_id={self.correlation_id!r}>"
+
+
+class LlmCall:
+    """One model call inside a step: ``.record_usage()`` and ``.record_cost()``."""
+
+    __slots__ = ("_attributes", "_model", "_span", "_step", "_token")
+
+    def __init__(self, step: StepRun, model: str, provider: str | None) -> None:
+        self._step = step
+        self._model = model
+        attributes: dict[str, str] = dict(step.dims.attributes)
+        attributes[GEN_AI_OPERATION_NAME] = "chat"
+        attributes[GEN_AI_REQUEST_MODEL] = model
+        if provider is not None:
+            attributes[GEN_AI_PROVIDER_NAME] = provider
+        self._attributes = attributes
+        self._span: Span = trace.INVALID_SPAN
+        self._token: object | None = None
+
+    @property
+    def span(self) -> Span:
+        """The OpenTelemetry span of this call (e.g. to set ``gen_ai.response.model``)."""
+        return self._span
+
+    def __enter__(self) -> LlmCall:
+        try:
+            parent = self._step._context
+            self._span = state.tracer.start_span(
+                f"chat {self._model}", context=parent, attributes=self._attributes
+            )
+            self._token = otel_context.attach(trace.set_span_in_context(self._span, parent))
+        except Exception:
+            _LOG.warning("aikpi: could not start an LLM call span", exc_info=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+                self._token = None
+            if exc is not None:
+                mark_error(self._span, exc)
+            self._span.end()
+        except Exception:
+            _LOG.warning("aikpi: could not end an LLM call span", exc_info=True)
+
+    def record_usage(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read_tokens: int = 0,
+        cache_creation_tokens: int = 0,
+    ) -> None:
+        """Token counts of the call. ``input_tokens`` includes cached tokens (GenAI semconv)."""
+        input_tokens = _validate.check_count("input_tokens", input_tokens)
+        output_tokens = _validate.check_count("output_tokens", output_tokens)
+        cache_read_tokens = _validate.check_count("cache_read_tokens", cache_read_tokens)
+        cache_creation_tokens = _validate.check_count(
+            "cache_creation_tokens", cache_creation_tokens
+        )
+        if cache_read_tokens + cache_creation_tokens > input_tokens:
+            raise ValueError(
+                "cache_read_tokens + cache_creation_tokens must not exceed input_tokens: "
+                "input_tokens includes the cached tokens (GenAI semantic conventions)"
+            )
+        usage = {
+            GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+            GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+        }
+        if cache_read_tokens:
+            usage[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read_tokens
+        if cache_creation_tokens:
+            usage[GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation_tokens
+        try:
+            self._span.set_attributes(usage)
+        except Exception:
+            _LOG.warning("aikpi: could not record token usage", exc_info=True)
+
+    def record_cost(self, usd: float) -> None:
+        """The explicit cost of the call in US dollars (wins over the collector's price table)."""
+        cost = _validate.check_usd(usd)
+        try:
+            self._span.set_attribute(COST_USD, cost)
+        except Exception:
+            _LOG.warning("aikpi: could not record a cost", exc_info=True)
+
+
+def current_workflow() -> WorkflowRun | None:
+    """The workflow run of the running code, or ``None`` outside any workflow."""
+    return otel_context.get_value(WORKFLOW_KEY)  # type: ignore[return-value]
+
+
+def current_step() -> StepRun | None:
+    """The step of the running code, or ``None`` outside any step."""
+    return otel_context.get_value(STEP_KEY)  # type: ignore[return-value]

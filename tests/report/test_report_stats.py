@@ -1,0 +1,92 @@
+"""Statistics from histogram buckets and counts, against brute force and published values."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+
+from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS
+from aikpi_collector.report.stats import (
+    Histogram,
+    diff_means_interval,
+    diff_proportions_interval,
+    wilson_interval,
+)
+
+
+def hist(values: list[float], bounds=DEFAULT_TIME_BUCKETS_SECONDS) -> Histogram:
+    buckets = {b: float(sum(1 for v in values if v <= b)) for b in bounds}
+    buckets[math.inf] = float(len(values))
+    return Histogram.from_buckets(buckets, sum(values), float(len(values)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.99])
+def test_quantile_lies_in_the_bucket_of_the_true_order_statistic(seed: int, q: float) -> None:
+    rng = random.Random(seed)
+    values = [rng.lognormvariate(math.log(600), 1.2) for _ in range(rng.randint(1, 400))]
+    h = hist(values)
+    true_value = sorted(values)[math.ceil(q * len(values)) - 1]
+    low, high = h.bucket_of(true_value)
+    assert low <= h.quantile(q) <= (high if math.isfinite(high) else low)
+
+
+def test_quantile_interpolates_linearly_like_histogram_quantile() -> None:
+    # 10 observations in (60, 300]: the median sits halfway through that bucket's count
+    h = Histogram.from_buckets({60.0: 0.0, 300.0: 10.0, math.inf: 10.0}, 1800.0, 10.0)
+    assert h.quantile(0.5) == pytest.approx(60 + 240 * 0.5)
+    assert h.quantile(0.9) == pytest.approx(60 + 240 * 0.9)
+    # everything above the last finite bound: Prometheus answers that bound
+    top = Histogram.from_buckets({60.0: 0.0, math.inf: 4.0}, 1000.0, 4.0)
+    assert top.quantile(0.5) == 60.0
+
+
+def test_empty_histogram_has_no_mean_quantile_or_variance() -> None:
+    h = Histogram.empty()
+    assert (h.mean, h.quantile(0.5), h.variance()) == (None, None, None)
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
+        h.quantile(1.5)
+
+
+def test_variance_from_midpoints_is_close_to_the_sample_variance() -> None:
+    rng = random.Random(1)
+    bounds = tuple(float(b) for b in range(10, 1001, 10))  # fine buckets
+    values = [rng.uniform(0, 1000) for _ in range(2000)]
+    h = hist(values, bounds)
+    assert h.mean == pytest.approx(statistics.fmean(values))
+    assert h.variance() == pytest.approx(statistics.variance(values), rel=0.01)
+
+
+def test_difference_of_means_interval_covers_and_excludes_as_expected() -> None:
+    rng = random.Random(2)
+    slow = hist([rng.lognormvariate(math.log(3600), 0.4) for _ in range(300)])
+    fast = hist([rng.lognormvariate(math.log(1800), 0.4) for _ in range(300)])
+    same = hist([rng.lognormvariate(math.log(3600), 0.4) for _ in range(300)])
+    faster = diff_means_interval(fast, slow)
+    assert faster is not None and faster.high < 0 and not faster.includes_zero
+    assert faster.estimate == pytest.approx(fast.mean - slow.mean)
+    alike = diff_means_interval(same, slow)
+    assert alike is not None and alike.includes_zero
+    assert diff_means_interval(hist([5.0]), slow) is None  # one observation: no spread
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:857, table I: 81/263 -> 0.2553 to 0.3662
+    i = wilson_interval(81, 263)
+    assert (round(i.low, 4), round(i.high, 4)) == (0.2553, 0.3662)
+    zero = wilson_interval(0, 10)
+    assert zero.low == 0.0 and round(zero.high, 4) == 0.2775
+    assert wilson_interval(0, 0) is None
+
+
+def test_newcombe_difference_interval_matches_published_values() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:873, table II, method 10:
+    # 56/70 - 48/80 -> +0.0524 to +0.3339; 9/10 - 3/10 -> +0.1705 to +0.8090
+    a = diff_proportions_interval(56, 70, 48, 80)
+    assert (round(a.low, 4), round(a.high, 4)) == (0.0524, 0.3339)
+    b = diff_proportions_interval(9, 10, 3, 10)
+    assert (round(b.low, 4), round(b.high, 4)) == (0.1705, 0.809)
+    assert diff_proportions_interval(1, 0, 1, 2) is None

@@ -1,0 +1,143 @@
+"""The "other process" of the cross-process tests: run as ``python child_program.py MODE ...``.
+
+It uses only aikpi's public API (plus plain OpenTelemetry, as an application would) and
+prints one JSON document on stdout for the parent test to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import aikpi
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+
+def span_json(span: Any) -> dict[str, Any]:
+    return {
+        "name": span.name,
+        "trace_id": f"{span.context.trace_id:032x}",
+        "span_id": f"{span.context.span_id:016x}",
+        "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "attributes": dict(span.attributes),
+        "links": [
+            {"trace_id": f"{lk.context.trace_id:032x}", "span_id": f"{lk.context.span_id:016x}"}
+            for lk in span.links
+        ],
+        "events": [{"name": e.name, "attributes": dict(e.attributes)} for e in span.events],
+        "status": span.status.status_code.name,
+        "resource": dict(span.resource.attributes),
+    }
+
+
+def in_memory() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the application's provider, as libraries see it
+    aikpi.configure(tracer_provider=provider)
+    return exporter
+
+
+def workload() -> dict[str, Any]:
+    """Some wrapped code of every kind; returns what it computed."""
+
+    @aikpi.step("double")
+    def double(x: int) -> int:
+        return 2 * x
+
+    @aikpi.step("count")
+    def count(n: int):
+        yield from range(n)
+
+    @aikpi.step("later")
+    async def later(x: str) -> str:
+        await asyncio.sleep(0)
+        return x[::-1]
+
+    @aikpi.step("explode")
+    def explode() -> None:
+        raise LookupError("as designed")
+
+    @aikpi.workflow("child-work")
+    def run() -> dict[str, Any]:
+        with trace.get_tracer("some.library").start_as_current_span("library work"):
+            pass
+        try:
+            explode()
+            error = None
+        except LookupError as exc:
+            error = str(exc)
+        with aikpi.step("decide") as s:
+            s.outcome("accepted")
+            token = s.token()
+        return {
+            "double": double(21),
+            "count": list(count(4)),
+            "later": asyncio.run(later("abc")),
+            "error": error,
+            "token_ok": token.startswith("ak1"),
+        }
+
+    return run()
+
+
+def main(argv: list[str]) -> int:
+    mode = argv[1]
+    if mode == "outcome":
+        exporter = in_memory()
+        aikpi.record_outcome(argv[2], argv[3], correction_seconds=float(argv[4]))
+        print(json.dumps([span_json(s) for s in exporter.get_finished_spans()]))
+    elif mode == "reopen":
+        exporter = in_memory()
+        aikpi.reopen(argv[2])
+        print(json.dumps([span_json(s) for s in exporter.get_finished_spans()]))
+    elif mode == "continue":
+        exporter = in_memory()
+        headers = json.loads(argv[2])
+        with aikpi.continue_from(headers), aikpi.step("downstream") as s:
+            with trace.get_tracer("http.client").start_as_current_span("library call"):
+                pass
+            s.outcome("edited", correction_seconds=5)
+        print(json.dumps([span_json(s) for s in exporter.get_finished_spans()]))
+    elif mode == "global":
+        # configure() with no provider set: builds the OTLP/HTTP pipeline from OTEL_* env
+        provider = aikpi.configure()
+        assert aikpi.configure() is provider, "configure must be idempotent"
+        assert trace.get_tracer_provider() is provider, "configure must set the global provider"
+        result = workload()
+        print(json.dumps({"result": result, "resource": dict(provider.resource.attributes)}))
+    elif mode == "app-provider":
+        exporter = InMemorySpanExporter()
+        app_provider = TracerProvider()
+        app_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(app_provider)
+        provider = aikpi.configure(service_name="would-replace", endpoint="http://127.0.0.1:9")
+        result = workload()
+        print(
+            json.dumps(
+                {
+                    "same_provider": provider is app_provider,
+                    "global_kept": trace.get_tracer_provider() is app_provider,
+                    "result": result,
+                    "spans": [span_json(s) for s in exporter.get_finished_spans()],
+                }
+            )
+        )
+    elif mode == "closed-port":
+        aikpi.configure(service_name="closed", endpoint=argv[2])
+        print(json.dumps({"result": workload()}))
+    elif mode == "unconfigured":
+        print(json.dumps({"result": workload()}))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
