@@ -35,7 +35,7 @@ def projection(
     if len(indexes) == 1:
         (only,) = indexes
         return names, lambda key: (key[only],)
-    first, *rest = indexes
+    first = indexes[0]
     if indexes == list(range(first, first + len(indexes))):
         stop = first + len(indexes)
         return names, lambda key: key[first:stop]

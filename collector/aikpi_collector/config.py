@@ -103,6 +103,8 @@ class CollectorConfig(_Strict):
     """Requests processed at once across both transports; more get 429/503 + Retry-After."""
     retry_after_seconds: int = Field(default=1, ge=0)
     """Value of ``Retry-After`` (and gRPC RetryInfo) when over capacity."""
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=300)
+    """After SIGTERM, how long in-flight requests may take to finish before being cut off."""
     dedup_window_spans: int = Field(default=200_000, ge=0)
     """How many recently counted span ids are remembered to drop retried exports (0 = off)."""
 

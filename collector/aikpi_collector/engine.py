@@ -1,12 +1,14 @@
 """The KPI engine: one decoded span in, metric updates out.
 
 Pure and stateless per span (a late outcome carries every dimension it needs), so any
-number of collector replicas give the same sums. Each span is checked completely first and
-its updates are collected in a list; only a span that passed every check touches a metric,
-so a rejected span changes nothing. Which spans count is decided by their attributes, never
-by span names: ``aikpi.span.type`` marks the SDK's own spans, and any other span that
-carries the workflow dimension (stamped from baggage) counts for tokens, cost and policy
-violations. Spans with neither are ignored.
+number of collector replicas give the same sums. Each span is checked completely first
+(every value it contributes is read and validated); only a span that passed every check
+touches a metric, so a rejected span changes nothing.
+
+Which spans count is decided by their attributes, never by span names:
+``aikpi.span.type`` marks the SDK's own spans, and any other span that carries the
+workflow dimension (stamped from baggage) counts for tokens, cost and policy violations.
+Spans with neither are ignored.
 """
 
 from __future__ import annotations
@@ -178,6 +180,13 @@ class KpiEngine:
                     reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
                     if len(messages) < _MAX_MESSAGES:
                         messages.append(exc.message)
+                    continue
+                except Exception as exc:  # a malformed SpanRecord must not lose the batch
+                    log.exception("KPI engine failed on a span; it is counted as rejected")
+                    rejected += 1
+                    reasons["internal_error"] = reasons.get("internal_error", 0) + 1
+                    if len(messages) < _MAX_MESSAGES:
+                        messages.append(f"a span could not be processed: {type(exc).__name__}")
                     continue
                 if dedup_on:
                     remember(key)

@@ -182,7 +182,7 @@ class HistogramFamily(_Family):
     def __init__(self, *args: Any, bounds: Sequence[float], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bounds = tuple(float(b) for b in bounds)
-        self._bucket_labels = tuple(floatToGoString(b) for b in self.bounds) + ("+Inf",)
+        self._bucket_labels = (*(floatToGoString(b) for b in self.bounds), "+Inf")
 
     def _new_series(self) -> list[Any]:
         width = len(self.bounds) + 1
@@ -379,11 +379,10 @@ class KpiMetrics:
     def describe(self) -> Iterator[Metric]:
         """Empty families, so the registry can refuse a second registration of a name."""
         for family in self.families:
-            kind = CounterMetricFamily if isinstance(family, CounterFamily) else Metric
-            if kind is Metric:
-                yield HistogramMetricFamily(family.name, family.documentation, labels=())
-            else:
+            if isinstance(family, CounterFamily):
                 yield CounterMetricFamily(family.name, family.documentation, labels=())
+            else:
+                yield HistogramMetricFamily(family.name, family.documentation, labels=())
         yield GaugeMetricFamily("aikpi_labor_cost_usd_per_hour", "", labels=())
 
     def collect(self) -> Iterator[Metric]:

@@ -65,8 +65,7 @@ def _from_override(price: ModelPrice) -> UnitPrices:
         input=price.input_per_mtok / _MTOK,
         output=price.output_per_mtok / _MTOK,
         cache_read=(price.input_per_mtok if cache_read is None else cache_read) / _MTOK,
-        cache_creation=(price.input_per_mtok if cache_creation is None else cache_creation)
-        / _MTOK,
+        cache_creation=(price.input_per_mtok if cache_creation is None else cache_creation) / _MTOK,
     )
 
 

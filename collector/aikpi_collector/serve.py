@@ -11,9 +11,6 @@ import sys
 
 __all__ = ("add_arguments", "run")
 
-_GRACE_SECONDS = 5.0
-"""How long in-flight requests may take to finish after SIGTERM."""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``serve``; each port/host option overrides the same key of the config file."""
@@ -80,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         )
         while not stop_requested.wait(1.0):
             pass
-        server.stop(grace=_GRACE_SECONDS)
+        server.stop(grace=config.shutdown_grace_seconds)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -132,7 +132,7 @@ class CollectorServer:
         http_app = create_http_app(
             self._ingest, config.max_request_bytes, config.retry_after_seconds
         )
-        self._http_server = self._uvicorn_server(http_app, 5.0)
+        self._http_server = self._uvicorn_server(http_app, config.shutdown_grace_seconds)
         self._metrics_server = self._uvicorn_server(
             create_metrics_app(self.registry, lambda: self._ready), 1.0
         )

@@ -67,8 +67,15 @@ def pilot_spans(
                 semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 400,
             }
             spans.append(
-                SpanRecord(trace_id, rng.randbytes(8), f"chat {model}", start, start + 900_000_000,
-                           False, chat)
+                SpanRecord(
+                    trace_id,
+                    rng.randbytes(8),
+                    f"chat {model}",
+                    start,
+                    start + 900_000_000,
+                    False,
+                    chat,
+                )
             )
             step = {**dims, semconv.SPAN_TYPE: semconv.SpanType.STEP.value}
             events: list[SpanEvent] = []
@@ -83,8 +90,16 @@ def pilot_spans(
                     SpanEvent(semconv.POLICY_VIOLATION_EVENT, {semconv.POLICY_NAME: "pii"})
                 )
             spans.append(
-                SpanRecord(trace_id, rng.randbytes(8), f"step step-{index}", start,
-                           start + 2_000_000_000, rng.random() < 0.03, step, events)
+                SpanRecord(
+                    trace_id,
+                    rng.randbytes(8),
+                    f"step step-{index}",
+                    start,
+                    start + 2_000_000_000,
+                    rng.random() < 0.03,
+                    step,
+                    events,
+                )
             )
             if late:
                 outcome = {
@@ -94,9 +109,15 @@ def pilot_spans(
                     semconv.REVIEW_SECONDS: 3600.0,
                 }
                 spans.append(
-                    SpanRecord(rng.randbytes(16), rng.randbytes(8), f"outcome step-{index}",
-                               start + 3_600_000_000_000, start + 3_600_000_000_000, False,
-                               outcome)
+                    SpanRecord(
+                        rng.randbytes(16),
+                        rng.randbytes(8),
+                        f"outcome step-{index}",
+                        start + 3_600_000_000_000,
+                        start + 3_600_000_000_000,
+                        False,
+                        outcome,
+                    )
                 )
         workflow = {
             **base,
@@ -104,8 +125,15 @@ def pilot_spans(
             semconv.WORKFLOW_STATUS: semconv.WorkflowStatus.COMPLETED.value,
         }
         spans.append(
-            SpanRecord(trace_id, rng.randbytes(8), "workflow", start, start + 9_000_000_000,
-                       False, workflow)
+            SpanRecord(
+                trace_id,
+                rng.randbytes(8),
+                "workflow",
+                start,
+                start + 9_000_000_000,
+                False,
+                workflow,
+            )
         )
     return spans[:count]
 
@@ -138,8 +166,8 @@ def fill_every_metric(engine: KpiEngine, label_sets: int, *, seed: int = 2) -> N
             semconv.WORKFLOW_STATUS: semconv.WorkflowStatus.COMPLETED.value,
         }
         trace_id = rng.randbytes(16)
-        spans.append(SpanRecord(trace_id, rng.randbytes(8), "step", 0, 10**9, False, step,
-                                [violation]))
-        spans.append(SpanRecord(trace_id, rng.randbytes(8), "workflow", 0, 10**10, False,
-                                workflow))
+        spans.append(
+            SpanRecord(trace_id, rng.randbytes(8), "step", 0, 10**9, False, step, [violation])
+        )
+        spans.append(SpanRecord(trace_id, rng.randbytes(8), "workflow", 0, 10**10, False, workflow))
     engine.process_batch(spans, "in_process")

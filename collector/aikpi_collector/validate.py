@@ -32,6 +32,7 @@ REASONS = (
     "invalid_type",
     "invalid_name",
     "missing_attribute",
+    "internal_error",
 )
 """Every ``reason`` a :class:`SpanRejected` can carry (bounded: it is a metric label)."""
 
@@ -130,6 +131,5 @@ def check_count(key: str, value: Any) -> int:
             return int(value)
     raise SpanRejected(
         "invalid_type",
-        f"attribute {key!r} = {_show(value)} is a {_type_name(value)}; "
-        "an integer >= 0 is required",
+        f"attribute {key!r} = {_show(value)} is a {_type_name(value)}; an integer >= 0 is required",
     )

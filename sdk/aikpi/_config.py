@@ -175,6 +175,11 @@ def configure(
             if isinstance(current, TracerProvider):
                 provider = current
                 _add_stamping(provider)
+                if service_name is not None or endpoint is not None:
+                    _LOG.warning(
+                        "aikpi: using the application's tracer provider; "
+                        "service_name/endpoint are ignored (configure them on that provider)"
+                    )
             else:
                 provider = _build_pipeline(service_name, endpoint)
                 trace.set_tracer_provider(provider)

@@ -27,12 +27,14 @@ from aikpi._ids import new_correlation_id
 from aikpi._runs import StepRun, WorkflowRun
 from aikpi.semconv import Cohort, SpanType
 
-__all__ = ("StepScope", "WorkflowScope", "step", "workflow")
+__all__ = ("NO_WORKFLOW", "StepScope", "WorkflowScope", "step", "workflow")
 
 _LOG = logging.getLogger("aikpi")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULT_COHORT = Cohort.AI_ASSISTED.value
+NO_WORKFLOW = "none"
+"""Workflow name of a step that runs outside any workflow (the collector's "missing" label)."""
 _STEP = SpanType.STEP.value
 _WORKFLOW = SpanType.WORKFLOW.value
 
@@ -45,10 +47,23 @@ class _Scope:
     def _start(self) -> WorkflowRun | StepRun:
         raise NotImplementedError
 
+    def _fallback(self) -> WorkflowRun | StepRun:
+        raise NotImplementedError
+
+    def _begin(self) -> WorkflowRun | StepRun:
+        """Start a run; if telemetry itself fails, a run without a span (code runs on)."""
+        try:
+            return self._start()
+        except Exception:
+            _LOG.warning(
+                "aikpi: could not start a run; continuing without telemetry", exc_info=True
+            )
+            return self._fallback()
+
     # --- context manager -------------------------------------------------------------------
 
     def __enter__(self) -> Any:
-        run = self._start()
+        run = self._begin()
         run._enter()
         return run
 
@@ -94,7 +109,7 @@ class _Scope:
         return functools.wraps(fn)(wrapper)  # type: ignore[return-value]
 
     def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start = self._start
+        start = self._begin
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             run = start()
@@ -112,7 +127,7 @@ class _Scope:
         return wrapper
 
     def _wrap_coroutine(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start = self._start
+        start = self._begin
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             run = start()
@@ -130,7 +145,7 @@ class _Scope:
         return wrapper
 
     def _wrap_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start = self._start
+        start = self._begin
 
         def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             run = start()
@@ -177,7 +192,7 @@ class _Scope:
         return wrapper
 
     def _wrap_async_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start = self._start
+        start = self._begin
 
         async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
             run = start()
@@ -260,6 +275,16 @@ class WorkflowScope(_Scope):
             span = trace.INVALID_SPAN
         return WorkflowRun(dims, span, _with_baggage(parent, dims))
 
+    def _fallback(self) -> WorkflowRun:
+        dims = Dims(
+            self._correlation_id or new_correlation_id(),
+            self._name,
+            None,
+            self._cohort,
+            self._team,
+        )
+        return WorkflowRun(dims, trace.INVALID_SPAN, otel_context.get_current())
+
     def __enter__(self) -> WorkflowRun:
         return super().__enter__()  # type: ignore[no-any-return]
 
@@ -270,7 +295,7 @@ class WorkflowScope(_Scope):
 class StepScope(_Scope):
     """What ``aikpi.step(...)`` returns: decorate a function or open a ``with`` block."""
 
-    __slots__ = ("_cohort", "_name", "_span_name", "_team")
+    __slots__ = ("_cohort", "_last", "_name", "_span_name", "_team")
 
     def __init__(self, name: str, *, cohort: str | None = None, team: str | None = None) -> None:
         self._key = STEP_KEY
@@ -278,30 +303,54 @@ class StepScope(_Scope):
         self._cohort = None if cohort is None else _validate.check_cohort(cohort)
         self._team = _validate.check_optional_name("team", team)
         self._span_name = f"step {self._name}"
+        # (inherited dims, own dims, span attributes) of the last call: a decorated step
+        # called again and again inside one workflow reuses them instead of rebuilding.
+        self._last: tuple[Dims, Dims, dict[str, str]] | None = None
 
-    def _start(self) -> StepRun:
-        parent = otel_context.get_current()
+    def _dims(self, parent: Context) -> tuple[Dims, dict[str, str]]:
         inherited = dims_of(parent)
         if inherited is None:
             dims = Dims(
-                new_correlation_id(), None, self._name, self._cohort or _DEFAULT_COHORT, self._team
-            )
-        else:
-            dims = Dims(
-                inherited.correlation_id,
-                inherited.workflow,
+                new_correlation_id(),
+                NO_WORKFLOW,
                 self._name,
-                self._cohort or inherited.cohort,
-                self._team or inherited.team,
+                self._cohort or _DEFAULT_COHORT,
+                self._team,
             )
+            return dims, dims.span_attributes(_STEP)
+        last = self._last
+        if last is not None and last[0] is inherited:
+            return last[1], last[2]
+        dims = Dims(
+            inherited.correlation_id,
+            inherited.workflow or NO_WORKFLOW,
+            self._name,
+            self._cohort or inherited.cohort,
+            self._team or inherited.team,
+        )
+        attributes = dims.span_attributes(_STEP)
+        self._last = (inherited, dims, attributes)
+        return dims, attributes
+
+    def _start(self) -> StepRun:
+        parent = otel_context.get_current()
+        dims, attributes = self._dims(parent)
         try:
-            span = state.tracer.start_span(
-                self._span_name, context=parent, attributes=dims.span_attributes(_STEP)
-            )
+            span = state.tracer.start_span(self._span_name, context=parent, attributes=attributes)
         except Exception:
             _LOG.warning("aikpi: could not start a step span", exc_info=True)
             span = trace.INVALID_SPAN
         return StepRun(dims, span, _with_baggage(parent, dims))
+
+    def _fallback(self) -> StepRun:
+        dims = Dims(
+            new_correlation_id(),
+            NO_WORKFLOW,
+            self._name,
+            self._cohort or _DEFAULT_COHORT,
+            self._team,
+        )
+        return StepRun(dims, trace.INVALID_SPAN, otel_context.get_current())
 
     def __enter__(self) -> StepRun:
         return super().__enter__()  # type: ignore[no-any-return]
@@ -338,7 +387,8 @@ def step(name: str, *, cohort: str | None = None, team: str | None = None) -> St
     """A step: ``@aikpi.step("draft-reply")`` or ``with aikpi.step("draft-reply") as s``.
 
     The step inherits workflow, cohort, team and correlation id from the surrounding
-    workflow, from a received ``baggage`` header, or else gets its own correlation id.
+    workflow, from a received ``baggage`` header, or else gets its own correlation id and
+    the workflow name ``none``.
     ``cohort``/``team`` given here override the inherited ones for this step.
     """
     return StepScope(name, cohort=cohort, team=team)

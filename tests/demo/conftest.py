@@ -26,18 +26,22 @@ class Pilot:
 @pytest.fixture(scope="module")
 def pilot() -> Iterator[Pilot]:
     import aikpi.testing
-
-    from aikpi_collector.config import CollectorConfig
+    from aikpi_collector.config import CollectorConfig, LaborCost
     from aikpi_collector.demo.cli import run_pilot
+    from aikpi_collector.demo.model import LABOR_RATES
     from aikpi_collector.server import CollectorServer
 
-    config = CollectorConfig(otlp_http_port=0, otlp_grpc_port=0, metrics_port=0, log_level="WARNING")
+    config = CollectorConfig(
+        otlp_http_port=0,
+        otlp_grpc_port=0,
+        metrics_port=0,
+        labor_cost=LaborCost(teams=LABOR_RATES),
+        log_level="WARNING",
+    )
     server = CollectorServer(config)
     server.start()
     try:
-        runs = run_pilot(
-            server, units=PILOT_UNITS, seed=PILOT_SEED, days=28.0, show_progress=False
-        )
+        runs = run_pilot(server, units=PILOT_UNITS, seed=PILOT_SEED, days=28.0, show_progress=False)
         yield Pilot(runs, server)
     finally:
         server.stop()

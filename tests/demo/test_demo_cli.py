@@ -9,9 +9,8 @@ import sys
 import time
 import urllib.request
 
-from support.net import free_port, wait_http_ok
-
 from aikpi_collector.report.scorecard import AREAS
+from support.net import free_port, wait_http_ok
 
 
 def demo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

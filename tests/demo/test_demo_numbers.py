@@ -9,89 +9,15 @@ statistic.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import pytest
-from genai_prices import Usage, calc_price
-
 from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS
 from aikpi_collector.report import build_scorecards
 from aikpi_collector.report.kpis import AI, BASELINE, compare
 from aikpi_collector.report.scorecard import AREAS
 from aikpi_collector.report.sources import read_metrics_url
-
-WORKFLOWS = ("support-reply", "code-review", "incident-triage")
-LABOR_RATE = 60.0  # the collector config's default, exposed as aikpi_labor_cost_usd_per_hour
-
-
-def _ns(seconds: float) -> int:
-    return round(seconds * 1e9)
-
-
-def _duration(item) -> float:
-    # The spans carry nanosecond times, as the simulated clock sets them.
-    return (_ns(item.end) - _ns(item.start)) / 1e9
-
-
-class Truth:
-    """Every KPI input for one workflow (or all, ``None``) and cohort, from the events."""
-
-    def __init__(self, runs, workflow: str | None, cohort: str) -> None:
-        self.runs = [
-            r for r in runs if r.cohort == cohort and (workflow is None or r.workflow == workflow)
-        ]
-        self.steps = [s for r in self.runs for s in r.steps]
-        decided = [s for s in self.steps if s.outcome is not None]
-        self.outcomes = Counter(s.outcome for s in decided)
-        self.errors = sum(1 for s in self.steps if s.error)
-        self.statuses = Counter(r.status for r in self.runs)
-        self.reopened = sum(1 for r in self.runs if r.reopened)
-        self.violations = sum(len(s.violations) for s in self.steps)
-        self.corrections = [s.correction_seconds for s in decided if s.correction_seconds is not None]
-        self.reviews = [s.review_seconds for s in decided if s.review_seconds is not None]
-        self.step_times = [_duration(s) for s in self.steps]
-        self.run_times = [_duration(r) for r in self.runs]
-        calls = [c for s in self.steps for c in s.llm_calls]
-        self.tokens = Counter()
-        self.cost = 0.0
-        for c in calls:
-            self.tokens["input"] += c.input_tokens - c.cache_read_tokens
-            self.tokens["output"] += c.output_tokens
-            self.tokens["cache_read"] += c.cache_read_tokens
-            if c.cost_usd is not None:
-                self.cost += c.cost_usd
-            else:
-                usage = Usage(
-                    input_tokens=c.input_tokens,
-                    output_tokens=c.output_tokens,
-                    cache_read_tokens=c.cache_read_tokens,
-                )
-                self.cost += float(
-                    calc_price(usage, model_ref=c.model, provider_id=c.provider).total_price
-                )
-        if cohort == BASELINE:
-            self.human_seconds = sum(self.step_times)
-        else:
-            self.human_seconds = sum(self.reviews) + sum(self.corrections)
-
-    def rate(self, *words: str) -> float:
-        total = sum(self.outcomes.values())
-        return sum(self.outcomes[w] for w in words) / total
-
-
-def _assert_histogram(hist, values: list[float]) -> None:
-    """Count, sum and every cumulative bucket exactly; p50/p90 inside the true bucket."""
-    assert hist.count == len(values)
-    assert hist.total == pytest.approx(sum(values), rel=1e-9, abs=1e-6)
-    for bound, cumulative in zip(hist.bounds, hist.cumulative, strict=False):
-        assert cumulative == sum(1 for x in values if x <= bound), bound
-    ordered = sorted(values)
-    for q in (0.5, 0.9):
-        true_value = ordered[math.ceil(q * len(ordered)) - 1]
-        low, high = hist.bucket_of(true_value)
-        estimate = hist.quantile(q)
-        assert low <= estimate <= high, (q, true_value, estimate)
+from pilot_truth import WORKFLOWS, Truth, assert_histogram
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +73,10 @@ def test_counts_ratios_and_sums_match_the_events(pilot, samples, workflow, cohor
     }
     assert kpis.token_cost_usd == pytest.approx(truth.cost, rel=1e-6, abs=1e-9)
     assert kpis.human_seconds == pytest.approx(truth.human_seconds, rel=1e-9)
-    assert kpis.labor_cost_usd == pytest.approx(truth.human_seconds / 3600 * LABOR_RATE, rel=1e-9)
+    assert kpis.labor_cost_usd == pytest.approx(truth.labor_cost, rel=1e-9)
+    assert kpis.labor_rate == pytest.approx(truth.labor_rate, rel=1e-12)
     completed = truth.statuses["completed"]
-    expected_cost_per_run = (truth.cost + truth.human_seconds / 3600 * LABOR_RATE) / completed
+    expected_cost_per_run = (truth.cost + truth.labor_cost) / completed
     assert kpis.cost_per_completed == pytest.approx(expected_cost_per_run, rel=1e-6)
     bad = sum(truth.outcomes[w] for w in ("overridden", "escalated", "rejected"))
     bad += truth.errors + truth.violations
@@ -164,11 +91,11 @@ def test_histograms_and_quantiles_match_the_events(pilot, samples, workflow, coh
     comparison = compare(samples, workflow)
     kpis = comparison.ai if cohort == AI else comparison.baseline
     assert kpis.step_time.bounds == DEFAULT_TIME_BUCKETS_SECONDS
-    _assert_histogram(kpis.step_time, truth.step_times)
-    _assert_histogram(kpis.workflow_time, truth.run_times)
-    _assert_histogram(kpis.correction, truth.corrections)
+    assert_histogram(kpis.step_time, truth.step_times)
+    assert_histogram(kpis.workflow_time, truth.run_times)
+    assert_histogram(kpis.correction, truth.corrections)
     if truth.reviews:
-        _assert_histogram(kpis.review, truth.reviews)
+        assert_histogram(kpis.review, truth.reviews)
     else:
         assert kpis.review.count == 0
 
@@ -179,7 +106,7 @@ def test_value_and_adoption_match_the_design_formulas(pilot, samples, workflow) 
     comparison = compare(samples, workflow)
     assert comparison.ai_share == len(ai.steps) / (len(ai.steps) + len(base.steps))
     per_step_saved = base.human_seconds / len(base.steps) - ai.human_seconds / len(ai.steps)
-    expected_gain = per_step_saved * len(ai.steps) * LABOR_RATE / 3600 - ai.cost
+    expected_gain = per_step_saved * len(ai.steps) * ai.labor_rate / 3600 - ai.cost
     assert comparison.net_gain_usd == pytest.approx(expected_gain, rel=1e-6)
     assert comparison.acceptance_diff.estimate == pytest.approx(
         ai.rate("accepted", "edited") - base.rate("accepted", "edited"), rel=1e-12
@@ -207,3 +134,52 @@ def test_same_seed_same_plan() -> None:
     assert first != other
     assert all(r.end <= 1_800_000_000.0 for r in first)
     assert all(s.start >= r.start and s.end <= r.end for r in first for s in r.steps)
+
+
+def test_net_gain_per_hour_divides_by_the_window(samples) -> None:
+    cards = build_scorecards(samples, "28 d", window_seconds=28 * 86400.0)
+    for card in cards:
+        rows = {row.kpi: row for row in card.rows}
+        total = rows["net productivity gain (28 d)"].ai
+        assert rows["net productivity gain per hour"].ai == pytest.approx(total / (28 * 24))
+
+
+def test_every_span_was_accepted_and_every_model_priced(pilot) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(pilot.metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    totals: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] += sample.value
+    expected_spans = sum(
+        1  # workflow span
+        + len(run.steps)
+        + sum(len(step.llm_calls) for step in run.steps)
+        + sum(1 for step in run.steps if step.late and step.outcome is not None)
+        + int(run.reopened)
+        for run in pilot.runs
+    )
+    assert totals["aikpi_collector_spans_received_total"] == expected_spans
+    assert totals["aikpi_collector_spans_rejected_total"] == 0
+    assert totals["aikpi_collector_requests_rejected_total"] == 0
+    assert totals["aikpi_collector_unpriced_spans_total"] == 0
+
+
+@pytest.mark.parametrize("cohort", [AI, BASELINE])
+def test_per_step_times_of_a_multi_step_workflow(pilot, samples, cohort) -> None:
+    comparison = compare(samples, "incident-triage")
+    assert [t.step for t in comparison.steps] == ["classify", "draft-remediation"]
+    runs = [r for r in pilot.runs if r.workflow == "incident-triage" and r.cohort == cohort]
+    for times in comparison.steps:
+        truth = [
+            (round(s.end * 1e9) - round(s.start * 1e9)) / 1e9
+            for r in runs
+            for s in r.steps
+            if s.name == times.step
+        ]
+        assert_histogram(times.ai if cohort == AI else times.baseline, truth)
+    assert compare(samples, "support-reply").steps == ()  # one step: no per-step rows

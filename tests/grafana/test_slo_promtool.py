@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from support.binaries import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,7 +106,10 @@ def _alert(severity: str, workflow: str, objective: str, burn: float, windows: s
 def _checks(at: int, page: list[dict] | None, ticket: list[dict] | None) -> list[dict]:
     """Alert tests at ``at`` seconds; ``None`` skips that severity."""
     cases = []
-    for name, expected in (("AikpiErrorBudgetBurnPage", page), ("AikpiErrorBudgetBurnTicket", ticket)):
+    for name, expected in (
+        ("AikpiErrorBudgetBurnPage", page),
+        ("AikpiErrorBudgetBurnTicket", ticket),
+    ):
         if expected is not None:
             cases.append({"eval_time": _duration(at), "alertname": name, "exp_alerts": expected})
     return cases
@@ -183,7 +185,10 @@ def _low_traffic_test(interval: int) -> dict[str, Any]:
         "name": "low-traffic guard",
         "interval": _duration(interval),
         "input_series": [
-            {"series": _series("quiet", "overridden"), "values": f"0+{per_interval_low!r}x{intervals}"},
+            {
+                "series": _series("quiet", "overridden"),
+                "values": f"0+{per_interval_low!r}x{intervals}",
+            },
             {
                 "series": _series("busy", "overridden"),
                 "values": f"0+{10 * per_interval_low!r}x{intervals}",
@@ -213,8 +218,12 @@ def _half_burn_test(interval: int) -> dict[str, Any]:
     checks = []
     for at in (5 * MINUTE, HOUR, 6 * HOUR, DAY, 3 * DAY, 3 * DAY + 2 * HOUR):
         checks += _checks(at, [], [])
-    return {"name": "0.5x burn", "interval": _duration(interval), "input_series": series,
-            "alert_rule_test": checks}
+    return {
+        "name": "0.5x burn",
+        "interval": _duration(interval),
+        "input_series": series,
+        "alert_rule_test": checks,
+    }
 
 
 def _run_promtool(tmp_path: Path, name: str, evaluation_interval: int, tests: list[dict]) -> None:
@@ -222,6 +231,8 @@ def _run_promtool(tmp_path: Path, name: str, evaluation_interval: int, tests: li
     document = {
         "rule_files": [str(SLO_RULES)],
         "evaluation_interval": _duration(evaluation_interval),
+        # Recording rules first at each instant, as the alert group reads their results.
+        "group_eval_order": ["aikpi-slo-ai-outcome-sli", "aikpi-slo-ai-outcome-alerts"],
         "tests": tests,
     }
     path = tmp_path / f"{name}.test.yml"
@@ -229,37 +240,41 @@ def _run_promtool(tmp_path: Path, name: str, evaluation_interval: int, tests: li
     result = subprocess.run(
         [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=240
     )
-    assert result.returncode == 0, f"promtool test rules {path} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"promtool test rules {path} failed:\n{result.stdout}\n{result.stderr}"
+    )
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.slow
-def test_page_pairs_fire_just_after_their_long_window(tmp_path: Path) -> None:
-    tests = [_pair_test(pair, MINUTE) for pair in PAIRS if pair.severity == "page"]
-    tests.append(_per_workflow_objective_test(MINUTE))
-    tests.append(_low_traffic_test(MINUTE))
-    _run_promtool(tmp_path, "page", MINUTE, tests)
+INTERVAL = 5 * MINUTE  # scrape and evaluation interval of the unit tests
 
 
-@pytest.mark.slow
-def test_ticket_pairs_fire_just_after_their_long_window_and_half_burn_never(
-    tmp_path: Path,
-) -> None:
-    interval = 5 * MINUTE
-    tests = [_pair_test(pair, interval) for pair in PAIRS if pair.severity == "ticket"]
-    tests.append(_half_burn_test(interval))
-    _run_promtool(tmp_path, "ticket", interval, tests)
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: f"{p.severity}-{p.burn_rate:g}x")
+def test_each_pair_fires_just_after_its_long_window_not_before(tmp_path: Path, pair: Pair) -> None:
+    _run_promtool(tmp_path, "pair", INTERVAL, [_pair_test(pair, INTERVAL)])
+
+
+def test_half_the_slowest_burn_rate_never_alerts(tmp_path: Path) -> None:
+    _run_promtool(tmp_path, "half", INTERVAL, [_half_burn_test(INTERVAL)])
+
+
+def test_low_traffic_never_pages(tmp_path: Path) -> None:
+    _run_promtool(tmp_path, "low", INTERVAL, [_low_traffic_test(INTERVAL)])
+
+
+def test_per_workflow_objective_pages_only_that_workflow(tmp_path: Path) -> None:
+    _run_promtool(tmp_path, "objective", INTERVAL, [_per_workflow_objective_test(INTERVAL)])
 
 
 def test_promtool_rejects_a_wrong_expectation(tmp_path: Path) -> None:
-    """The harness can fail: claiming a page at 0.5x burn makes promtool report a failure."""
-    test = _half_burn_test(5 * MINUTE)
+    """The harness can fail: claiming a page under the low-traffic guard is reported."""
+    test = _low_traffic_test(INTERVAL)
     test["alert_rule_test"] = [
         {
             "eval_time": "1h",
             "alertname": "AikpiErrorBudgetBurnPage",
-            "exp_alerts": [_alert("page", "code-review", "95", 10.0, PAGE_WINDOWS)],
+            "exp_alerts": [_alert("page", "quiet", "95", 20.0, PAGE_WINDOWS)],
         }
     ]
     with pytest.raises(AssertionError, match="FAILED"):
-        _run_promtool(tmp_path, "wrong", 5 * MINUTE, [test])
+        _run_promtool(tmp_path, "wrong", INTERVAL, [test])

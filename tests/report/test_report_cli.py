@@ -14,9 +14,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from support.net import free_port
-
 from aikpi_collector.report.scorecard import AREAS
+from support.net import free_port
 
 TIMEOUT = 60
 
@@ -45,11 +44,12 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str
 def collector() -> Iterator[object]:
     """An empty in-process collector on free loopback ports."""
     import aikpi.testing
-
     from aikpi_collector.config import CollectorConfig
     from aikpi_collector.server import CollectorServer
 
-    config = CollectorConfig(otlp_http_port=0, otlp_grpc_port=0, metrics_port=0, log_level="WARNING")
+    config = CollectorConfig(
+        otlp_http_port=0, otlp_grpc_port=0, metrics_port=0, log_level="WARNING"
+    )
     server = CollectorServer(config)
     server.start()
     try:
@@ -90,6 +90,15 @@ def test_bad_window() -> None:
 
 def test_empty_collector(collector) -> None:
     assert_clean_failure(report("--metrics", metrics_url(collector)), "no aikpi step data")
+
+
+@pytest.mark.slow
+def test_empty_prometheus_window(tmp_path) -> None:
+    from support.prometheus import running_prometheus
+
+    with running_prometheus(tmp_path) as prom:
+        result = report("--prometheus", prom.url, "--window", "1h")
+    assert_clean_failure(result, "no aikpi step data", "empty window")
 
 
 def test_workflow_without_baseline(collector) -> None:
@@ -147,7 +156,9 @@ def test_json_format_has_every_area_and_the_pilot_counts(pilot) -> None:
 
 
 def test_markdown_format_is_a_table_per_workflow(pilot) -> None:
-    result = report("--metrics", pilot.metrics_url, "--format", "markdown", "--workflow", "code-review")
+    result = report(
+        "--metrics", pilot.metrics_url, "--format", "markdown", "--workflow", "code-review"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "### code-review (since collector start)"
@@ -178,6 +189,8 @@ def test_table_format_and_plot(pilot, tmp_path) -> None:
 def test_plot_to_an_unwritable_path_fails_cleanly(pilot, tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = report("--metrics", pilot.metrics_url, "--format", "json", "--plot", f"{blocker}/x.png")
+    result = report(
+        "--metrics", pilot.metrics_url, "--format", "json", "--plot", f"{blocker}/x.png"
+    )
     assert result.returncode == 1
     assert "cannot write the chart" in result.stderr and "Traceback" not in result.stderr

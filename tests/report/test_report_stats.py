@@ -7,7 +7,6 @@ import random
 import statistics
 
 import pytest
-
 from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS
 from aikpi_collector.report.stats import (
     Histogram,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS
 from aikpi_collector.report.kpis import AI, BASELINE, CohortKpis, Comparison
 from aikpi_collector.report.stats import Histogram
@@ -72,7 +71,11 @@ def cohort(
             "escalated": float(escalated),
             "rejected": float(rejected),
         },
-        workflows={"completed": float(completed), "abandoned": float(abandoned), "reopened": reopened},
+        workflows={
+            "completed": float(completed),
+            "abandoned": float(abandoned),
+            "reopened": reopened,
+        },
         step_time=hist(runs),
         workflow_time=hist(runs),
         correction=hist(spread(correction_minutes * MIN, corrections)),

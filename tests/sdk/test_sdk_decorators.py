@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 import aikpi
@@ -25,6 +26,7 @@ def test_function_return_value_and_span(aikpi_spans):
         return a + b
 
     assert add(2, b=3) == 5
+    assert str(inspect.signature(add)) == str(inspect.signature(add.__wrapped__))
     span = aikpi_spans.one("step add")
     assert span.attributes[semconv.SPAN_TYPE] == "step"
     assert span.attributes[semconv.STEP_NAME] == "add"
@@ -76,6 +78,7 @@ def test_generator_duration_covers_iteration(aikpi_spans):
             yield i
         return "done"
 
+    assert inspect.isgeneratorfunction(stream)  # frameworks that inspect it see a generator
     gen = stream(3)
     assert aikpi_spans.spans == ()  # nothing ran yet
     assert aikpi.current_step() is None
@@ -153,6 +156,7 @@ def test_async_function_duration_covers_await(aikpi_spans):
         assert aikpi.current_step().name == "think"
         return x * 2
 
+    assert inspect.iscoroutinefunction(think)
     assert asyncio.run(think(21)) == 42
     span = aikpi_spans.one("step think")
     assert duration_ns(span) >= LOWER_BOUND_NS
@@ -192,6 +196,7 @@ def test_async_generator_duration_and_values(aikpi_spans):
             out.append(i)
         return out
 
+    assert inspect.isasyncgenfunction(tokens)
     assert asyncio.run(main()) == [0, 1, 2]
     span = aikpi_spans.one("step tokens")
     assert duration_ns(span) >= int(3 * SLEEP / 2 * 0.9 * 1e9)
@@ -344,9 +349,31 @@ def test_step_outside_workflow_gets_own_correlation_id(aikpi_spans):
     span = aikpi_spans.named("step lonely")[0]
     assert span.attributes[semconv.CORRELATION_ID] == first.correlation_id
     assert span.attributes[semconv.COHORT] == "ai_assisted"
-    assert semconv.WORKFLOW_NAME not in span.attributes
+    assert span.attributes[semconv.WORKFLOW_NAME] == "none"  # the collector's "missing" value
 
 
 def test_current_handles_are_none_outside():
     assert aikpi.current_workflow() is None
     assert aikpi.current_step() is None
+
+
+def test_async_generator_closed_early(aikpi_spans):
+    cleaned = []
+
+    @aikpi.step("partial")
+    async def partial():
+        try:
+            for i in range(10):
+                yield i
+        finally:
+            cleaned.append(aikpi.current_step().name)  # cleanup still runs inside the step
+
+    async def main() -> int:
+        agen = partial()
+        first = await agen.__anext__()
+        await agen.aclose()
+        return first
+
+    assert asyncio.run(main()) == 0
+    assert cleaned == ["partial"]
+    assert aikpi_spans.one("step partial").status.status_code is StatusCode.UNSET

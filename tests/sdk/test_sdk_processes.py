@@ -150,10 +150,15 @@ EXPECTED_RESULT = {
 }
 
 
-def test_configure_builds_otlp_pipeline_from_environment():
+@pytest.mark.parametrize(
+    "variable", ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+)
+def test_configure_builds_otlp_pipeline_from_environment(variable):
     with otlp_receiver() as (endpoint, received):
+        if variable.endswith("TRACES_ENDPOINT"):
+            endpoint += "/v1/traces"  # the signal-specific variable is the full URL
         env = child_env(
-            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            **{variable: endpoint},
             OTEL_SERVICE_NAME="billing-agent",
             OTEL_RESOURCE_ATTRIBUTES="deployment.environment=ci,team=payments",
         )

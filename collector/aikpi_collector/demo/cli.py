@@ -11,6 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aikpi_collector.demo.clock import SimulatedClock
+    from aikpi_collector.demo.simulate import RunEvent
+    from aikpi_collector.server import CollectorServer
 
 __all__ = ("DEFAULT_SEED", "DEFAULT_UNITS", "add_arguments", "run", "run_pilot")
 
@@ -59,7 +65,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _received(server) -> float:
+def _received(server: CollectorServer) -> float:
     total = 0.0
     for metric in server.registry.collect():
         for sample in metric.samples:
@@ -68,7 +74,9 @@ def _received(server) -> float:
     return total
 
 
-def run_pilot(server, *, units: int, seed: int, days: float, show_progress: bool = True):
+def run_pilot(
+    server: CollectorServer, *, units: int, seed: int, days: float, show_progress: bool = True
+) -> list[RunEvent]:
     """Replay a pilot into a started ``CollectorServer``; returns the planned runs.
 
     Uses a tracer provider of its own with the official OTLP/HTTP exporter pointed at the
@@ -114,7 +122,7 @@ def run_pilot(server, *, units: int, seed: int, days: float, show_progress: bool
     return runs
 
 
-def _replay_with_progress(runs, clock, replay) -> None:
+def _replay_with_progress(runs: list[RunEvent], clock: SimulatedClock, replay) -> None:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -150,7 +158,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"--units must be >= 1, got {args.units}")
     if args.days < 3:
         return _fail(f"--days must be >= 3, got {args.days}")
-    from aikpi_collector.config import CollectorConfig
+    from aikpi_collector.config import CollectorConfig, LaborCost
+    from aikpi_collector.demo.model import LABOR_RATES
     from aikpi_collector.report import build_scorecards
     from aikpi_collector.report.cli import emit
     from aikpi_collector.report.kpis import NoBaselineError, NoDataError
@@ -165,6 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         otlp_http_port=args.http_port,
         otlp_grpc_port=args.grpc_port,
         metrics_port=metrics_port,
+        labor_cost=LaborCost(teams=LABOR_RATES),
         log_level="WARNING",
     )
     server = CollectorServer(config)
@@ -178,7 +188,11 @@ def _run(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         metrics_url = f"http://127.0.0.1:{server.metrics_port}/metrics"
         try:
-            cards = build_scorecards(read_metrics_url(metrics_url), f"simulated {args.days:g} d")
+            cards = build_scorecards(
+                read_metrics_url(metrics_url),
+                f"simulated {args.days:g} d",
+                window_seconds=args.days * 86400.0,
+            )
         except (SourceError, NoDataError, NoBaselineError) as exc:
             return _fail(str(exc))
         print(

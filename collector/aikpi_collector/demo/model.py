@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ("PILOT", "Dist", "StepModel", "WorkflowModel")
+__all__ = ("LABOR_RATES", "PILOT", "Dist", "StepModel", "WorkflowModel")
 
 MIN = 60.0
 HOUR = 3600.0
@@ -211,3 +211,6 @@ _INCIDENT = WorkflowModel(
 
 PILOT: tuple[WorkflowModel, ...] = (_SUPPORT, _REVIEW, _INCIDENT)
 """The workflows of the demo pilot."""
+
+LABOR_RATES: dict[str, float] = {"support": 45.0, "platform": 95.0, "sre": 110.0}
+"""Loaded labour cost per team, USD per hour (the demo collector's ``labor_cost.teams``)."""

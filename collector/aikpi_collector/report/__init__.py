@@ -21,6 +21,13 @@ def build_scorecards(
     workflow: str | None = None,
     thresholds: Thresholds | None = None,
     slo: float = 0.95,
+    window_seconds: float | None = None,
 ) -> list[Scorecard]:
-    """One scorecard per workflow (plus all workflows together); raises on no data/baseline."""
-    return [build_scorecard(c, window, thresholds) for c in compare_all(samples, workflow, slo)]
+    """One scorecard per workflow (plus all workflows together); raises on no data/baseline.
+
+    ``window_seconds``: the window's length when known (Prometheus, the demo), for per-hour value.
+    """
+    return [
+        build_scorecard(c, window, thresholds, window_seconds)
+        for c in compare_all(samples, workflow, slo)
+    ]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aikpi_collector.report.scorecard import Scorecard
 
 __all__ = ("add_arguments", "run")
 
@@ -30,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--window",
         default="28d",
         help="Prometheus range for increase(), e.g. 28d, 7d (default 28d)",
+    )
+    parser.add_argument(
+        "--at",
+        type=float,
+        metavar="UNIX_SECONDS",
+        help="Prometheus: end of the window (default: now), for a report as of a past date",
     )
     parser.add_argument(
         "--format", choices=("table", "json", "markdown"), default="table", help="output format"
@@ -60,17 +70,24 @@ def run(args: argparse.Namespace) -> int:
     """Read the source, build the scorecards, print them in the chosen format."""
     from aikpi_collector.report import build_scorecards
     from aikpi_collector.report.kpis import NoBaselineError, NoDataError
-    from aikpi_collector.report.sources import SourceError, read_metrics_url, read_prometheus
+    from aikpi_collector.report.sources import (
+        SourceError,
+        read_metrics_url,
+        read_prometheus,
+        window_seconds,
+    )
     from aikpi_collector.report.verdicts import Thresholds
 
     if not 0.0 < args.slo < 1.0:
         return _fail(f"--slo must be between 0 and 1 (exclusive), got {args.slo}")
     if args.min_samples < 1:
         return _fail(f"--min-samples must be >= 1, got {args.min_samples}")
+    seconds = None
     try:
         if args.prometheus:
-            samples = read_prometheus(args.prometheus, args.window)
+            samples = read_prometheus(args.prometheus, args.window, args.at)
             window = f"last {args.window}"
+            seconds = window_seconds(args.window)
         else:
             samples = read_metrics_url(args.metrics)
             window = "since collector start"
@@ -80,13 +97,14 @@ def run(args: argparse.Namespace) -> int:
             workflow=args.workflow,
             thresholds=Thresholds(min_samples=args.min_samples),
             slo=args.slo,
+            window_seconds=seconds,
         )
     except (SourceError, NoDataError, NoBaselineError) as exc:
         return _fail(str(exc))
     return emit(cards, args.format, args.plot, headlines=args.headlines)
 
 
-def emit(cards: list, fmt: str, plot: str | None, *, headlines: bool = False) -> int:
+def emit(cards: list[Scorecard], fmt: str, plot: str | None, *, headlines: bool = False) -> int:
     """Print ``cards`` as ``fmt`` and write the chart; shared with the demo."""
     from aikpi_collector.report.render import render_table, to_json, to_markdown
 

@@ -30,6 +30,7 @@ __all__ = (
     "Comparison",
     "NoBaselineError",
     "NoDataError",
+    "StepTimes",
     "cohort_kpis",
     "compare",
     "compare_all",
@@ -174,7 +175,8 @@ class CohortKpis:
 
 
 def _labor_rates(samples: MetricSamples) -> dict[str, float]:
-    return {s.labels.get("team", ""): s.value for s in samples.select(LABOR_GAUGE)}
+    # without a team label (team dropped from label_keys) the gauge is the default rate
+    return {s.labels.get("team", "default"): s.value for s in samples.select(LABOR_GAUGE)}
 
 
 def _rate(rates: dict[str, float], team: str) -> float:
@@ -226,6 +228,15 @@ def cohort_kpis(samples: MetricSamples, cohort: str, workflow: str | None = None
 
 
 @dataclass(frozen=True)
+class StepTimes:
+    """Step duration histograms of one step of a workflow, per cohort."""
+
+    step: str
+    ai: Histogram
+    baseline: Histogram
+
+
+@dataclass(frozen=True)
 class Comparison:
     """AI-assisted vs baseline for one workflow (or all), with the evidence for the deltas."""
 
@@ -233,6 +244,8 @@ class Comparison:
     ai: CohortKpis
     baseline: CohortKpis
     slo: float = 0.95
+    steps: tuple[StepTimes, ...] = ()
+    """Per-step durations, for workflows with more than one step."""
     cycle_time_diff: Interval | None = field(init=False)
     """AI minus baseline mean workflow cycle time, seconds, 95 % CI."""
     acceptance_diff: Interval | None = field(init=False)
@@ -306,11 +319,27 @@ def workflows_in(samples: MetricSamples) -> dict[str, set[str]]:
 
 def compare(samples: MetricSamples, workflow: str | None, slo: float = 0.95) -> Comparison:
     """Comparison of the two cohorts for ``workflow`` (``None``: all workflows)."""
+    steps: list[StepTimes] = []
+    if workflow is not None:
+        names = samples.label_values("aikpi_steps_total", "step", {"workflow": workflow})
+        if len(names) > 1:
+            for name in sorted(names):
+                sel = {"workflow": workflow, "step": name}
+                steps.append(
+                    StepTimes(
+                        name,
+                        samples.histogram("aikpi_step_duration_seconds", {**sel, "cohort": AI}),
+                        samples.histogram(
+                            "aikpi_step_duration_seconds", {**sel, "cohort": BASELINE}
+                        ),
+                    )
+                )
     return Comparison(
         workflow=workflow if workflow is not None else ALL_WORKFLOWS,
         ai=cohort_kpis(samples, AI, workflow),
         baseline=cohort_kpis(samples, BASELINE, workflow),
         slo=slo,
+        steps=tuple(steps),
     )
 
 

@@ -55,7 +55,7 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
     if console is None:
         console = Console()
         if not console.is_terminal:  # piped or in CI: do not wrap at 80 columns
-            console = Console(width=160)
+            console = Console(width=180)
     for card in cards:
         table = Table(
             title=f"aikpi scorecard: {card.workflow} ({card.window})",

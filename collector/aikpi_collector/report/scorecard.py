@@ -111,7 +111,7 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit is Unit.RATIO:
         return f"{value * 100:.1f} %"
     if unit is Unit.USD:
-        return f"${value:,.2f}" if abs(value) < 1000 else f"${value:,.0f}"
+        return f"${value:,.2f}" if abs(value) < 100 else f"${value:,.0f}"
     if unit is Unit.HOURS:
         return f"{value:,.1f} h"
     if unit is Unit.RATE:
@@ -130,9 +130,35 @@ def _both(
     return Row(area, kpi, unit, get(c.ai), get(c.baseline), verdict)
 
 
-def build_scorecard(c: Comparison, window: str, t: v.Thresholds | None = None) -> Scorecard:
-    """Every KPI row of the design for one comparison, with verdicts on the headlines."""
+def _step_rows(c: Comparison) -> list[Row]:
+    rows = []
+    for times in c.steps:
+        for q in (0.5, 0.9):
+            rows.append(
+                Row(
+                    "Speed",
+                    f"step {times.step} p{q * 100:.0f}",
+                    Unit.SECONDS,
+                    times.ai.quantile(q),
+                    times.baseline.quantile(q),
+                )
+            )
+    return rows
+
+
+def build_scorecard(
+    c: Comparison,
+    window: str,
+    t: v.Thresholds | None = None,
+    window_seconds: float | None = None,
+) -> Scorecard:
+    """Every KPI row of the design for one comparison, with verdicts on the headlines.
+
+    ``window_seconds`` (when the window's length is known) adds the design's per-hour value.
+    """
     t = t or v.Thresholds()
+    gain = c.net_gain_usd
+    per_hour = gain / (window_seconds / 3600.0) if gain is not None and window_seconds else None
     rows = [
         _both(
             "Speed",
@@ -158,6 +184,7 @@ def build_scorecard(c: Comparison, window: str, t: v.Thresholds | None = None) -
         ),
         _both("Speed", "step time p50", Unit.SECONDS, c, lambda k: k.step_time.quantile(0.5)),
         _both("Speed", "step time p90", Unit.SECONDS, c, lambda k: k.step_time.quantile(0.9)),
+        *_step_rows(c),
         _both("Speed", "reopen rate", Unit.RATIO, c, lambda k: k.reopen_rate),
         _both(
             "Quality",
@@ -222,6 +249,7 @@ def build_scorecard(c: Comparison, window: str, t: v.Thresholds | None = None) -
             None,
             v.value_verdict(c, t),
         ),
+        Row("Value", "net productivity gain per hour", Unit.USD, per_hour, None),
         _both("Value", "human time per step", Unit.SECONDS, c, lambda k: k.human_seconds_per_step),
         Row("Value", "human hours saved", Unit.HOURS, c.hours_saved, None),
         Row(

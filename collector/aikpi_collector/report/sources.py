@@ -20,6 +20,7 @@ __all__ = (
     "parse_metrics_text",
     "read_metrics_url",
     "read_prometheus",
+    "window_seconds",
 )
 
 _DIMS = ("workflow", "step", "cohort", "team")
@@ -46,6 +47,25 @@ LABOR_GAUGE = "aikpi_labor_cost_usd_per_hour"
 
 _WINDOW_RE = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _TIMEOUT_SECONDS = 10.0
+
+
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 7 * 86400.0,
+    "y": 365 * 86400.0,
+}
+
+
+def window_seconds(window: str) -> float | None:
+    """Length of a simple Prometheus duration (``28d``, ``6h``), ``None`` if not one."""
+    match = _WINDOW_RE.match(window)
+    if not match:
+        return None
+    return float(window[: -len(match.group(1))]) * _UNIT_SECONDS[match.group(1)]
 
 
 class SourceError(RuntimeError):
@@ -88,10 +108,13 @@ def read_metrics_url(url: str) -> MetricSamples:
     return parse_metrics_text(_get(url))
 
 
-def _query(base_url: str, promql: str) -> list[dict]:
+def _query(base_url: str, promql: str, at: float | None) -> list[dict]:
     import json
 
-    body = _get(f"{base_url.rstrip('/')}/api/v1/query", {"query": promql})
+    params = {"query": promql}
+    if at is not None:
+        params["time"] = f"{at:.3f}"
+    body = _get(f"{base_url.rstrip('/')}/api/v1/query", params)
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -104,34 +127,43 @@ def _query(base_url: str, promql: str) -> list[dict]:
     return list(data.get("result", []))
 
 
-def _vector(base_url: str, name: str, promql: str) -> list[Sample]:
+def _vector(base_url: str, name: str, promql: str, at: float | None) -> list[Sample]:
     samples = []
-    for item in _query(base_url, promql):
+    for item in _query(base_url, promql, at):
         labels = {k: v for k, v in item.get("metric", {}).items() if k != "__name__"}
         samples.append(Sample(name, labels, float(item["value"][1])))
     return samples
 
 
-def read_prometheus(base_url: str, window: str) -> MetricSamples:
-    """Increases over ``window`` (e.g. ``28d``) of the raw KPI metrics, summed over replicas."""
+def read_prometheus(base_url: str, window: str, at: float | None = None) -> MetricSamples:
+    """Increases over ``window`` (e.g. ``28d``) of the raw KPI metrics, summed over replicas.
+
+    Every query is evaluated at the same instant ``at`` (unix seconds; default: when the first
+    query runs), so all KPIs describe exactly the same window.
+    """
     if not _WINDOW_RE.match(window):
         raise SourceError(f"window {window!r} is not a Prometheus duration like 28d, 6h or 30m")
+    import time
+
+    at = time.time() if at is None else at
     samples: list[Sample] = []
     for name, labels in COUNTERS.items():
         by = ", ".join(labels)
-        samples += _vector(base_url, name, f"sum by ({by}) (increase({name}[{window}]))")
+        samples += _vector(base_url, name, f"sum by ({by}) (increase({name}[{window}]))", at)
     for base, labels in HISTOGRAMS.items():
         by = ", ".join(labels)
         samples += _vector(
             base_url,
             f"{base}_bucket",
             f"sum by ({by}, le) (increase({base}_bucket[{window}]))",
+            at,
         )
         for suffix in ("_sum", "_count"):
             samples += _vector(
                 base_url,
                 f"{base}{suffix}",
                 f"sum by ({by}) (increase({base}{suffix}[{window}]))",
+                at,
             )
-    samples += _vector(base_url, LABOR_GAUGE, f"max by (team) ({LABOR_GAUGE})")
+    samples += _vector(base_url, LABOR_GAUGE, f"max by (team) ({LABOR_GAUGE})", at)
     return MetricSamples(samples)

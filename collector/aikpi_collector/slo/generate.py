@@ -174,7 +174,9 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
                     "labels": {"objective": scope.label, "window": window},
                 }
             )
-        period_ratio = f"sum without (window) (slo:sli_error:ratio_rate{spec.period}{_selector(*matchers)})"
+        period_ratio = (
+            f"sum without (window) (slo:sli_error:ratio_rate{spec.period}{_selector(*matchers)})"
+        )
         base_scope = f"sum without (window) (slo:sli_error:ratio_rate{base}{_selector(*matchers)})"
         constants = (
             ("slo:objective:ratio", round(scope.objective / 100, 12)),
@@ -183,8 +185,12 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
         )
         for record, value in constants:
             rules.append({"record": record, "expr": f"{period_ratio} * 0 + {value!r}"})
-        rules.append({"record": "slo:current_burn_rate:ratio", "expr": f"{base_scope}\n/ {scope.budget!r}"})
-        rules.append({"record": "slo:period_burn_rate:ratio", "expr": f"{period_ratio}\n/ {scope.budget!r}"})
+        rules.append(
+            {"record": "slo:current_burn_rate:ratio", "expr": f"{base_scope}\n/ {scope.budget!r}"}
+        )
+        rules.append(
+            {"record": "slo:period_burn_rate:ratio", "expr": f"{period_ratio}\n/ {scope.budget!r}"}
+        )
         rules.append(
             {
                 "record": "slo:period_error_budget_remaining:ratio",

@@ -5,12 +5,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from aikpi import semconv
 from aikpi_collector.config import CollectorConfig
 from aikpi_collector.engine import KpiEngine
 from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+from prometheus_client import CollectorRegistry
 
 _ids = itertools.count(1)
 
@@ -114,7 +113,9 @@ def value(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> flo
     return 0.0 if found is None else found
 
 
-def kpi_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def kpi_samples(
+    registry: CollectorRegistry,
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every ``aikpi_*`` KPI sample (not self-metrics), to assert that nothing changed."""
     out = {}
     for metric in registry.collect():

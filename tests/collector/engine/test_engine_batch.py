@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from engine_spans import new_engine, outcome_span, step_labels, step_span, value
-
 from aikpi import semconv
 from aikpi_collector.dedup import DedupWindow
+from engine_spans import new_engine, outcome_span, step_labels, step_span, value
 
 
 def test_self_metrics_by_transport() -> None:
@@ -56,7 +55,7 @@ def test_window_is_bounded_and_forgets_the_oldest_first() -> None:
 
 
 def test_eviction_is_fifo() -> None:
-    engine, registry = new_engine(dedup_window_spans=3)
+    engine, _registry = new_engine(dedup_window_spans=3)
     a, b, c, d = (step_span() for _ in range(4))
     engine.process_batch([a, b, c, d], "grpc")  # a evicted
     result = engine.process_batch([d, c, b], "grpc")
@@ -116,3 +115,48 @@ def test_concurrent_batches_count_exactly() -> None:
     assert value(registry, "aikpi_steps_total", step_labels(status="ok")) == 1600
     assert value(registry, "aikpi_outcomes_total", step_labels(outcome="edited")) == 1600
     assert value(registry, "aikpi_step_duration_seconds_count", step_labels()) == 1600
+
+
+def test_malformed_record_is_rejected_alone(caplog) -> None:
+    engine, registry = new_engine()
+    broken = step_span()
+    broken.attributes = None  # a receiver bug, not a client error
+    result = engine.process_batch([step_span(), broken, step_span()], "grpc")
+    assert (result.accepted, result.rejected) == (2, 1)
+    assert "AttributeError" in result.error_message
+    labels = {"transport": "grpc", "reason": "internal_error"}
+    assert value(registry, "aikpi_collector_spans_rejected_total", labels) == 1
+    assert value(registry, "aikpi_steps_total", step_labels(status="ok")) == 2
+
+
+def test_scrape_while_ingesting_new_label_sets() -> None:
+    from aikpi_collector.exposition import render_metrics
+
+    engine, registry = new_engine()
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            for index in range(40):
+                batch = [
+                    step_span(attrs={semconv.STEP_NAME: f"s{index}-{j}", semconv.OUTCOME: "edited"})
+                    for j in range(25)
+                ]
+                engine.process_batch(batch, "grpc")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    renders = 0
+    while not done.is_set() or renders == 0:
+        render_metrics(registry, "application/openmetrics-text; version=1.0.0")
+        renders += 1
+    thread.join(timeout=30)
+    assert errors == []
+    steps = {m.name: m for m in registry.collect()}["aikpi_steps"]
+    assert sum(s.value for s in steps.samples) == 1000
+    assert len(steps.samples) == 1000

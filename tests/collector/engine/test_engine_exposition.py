@@ -5,15 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from engine_spans import chat_span, new_engine, outcome_span, span, step_span
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
-from prometheus_client.parser import text_string_to_metric_families as parse_text
-from support.binaries import require_binary
-
 from aikpi import semconv
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
 from aikpi_collector.spanrecord import SpanEvent
 from aikpi_collector.synthetic import fill_every_metric, pilot_spans
+from engine_spans import chat_span, new_engine, outcome_span, span, step_span
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+from support.binaries import require_binary
 
 
 def _filled():
@@ -83,7 +82,7 @@ def test_exemplars_off() -> None:
 
 
 def test_fill_every_metric_gives_exact_label_set_counts() -> None:
-    engine, registry = new_engine()
+    engine, _registry = new_engine()
     fill_every_metric(engine, 50)
     for family in engine.metrics.families:
         assert len(family.series) == 50, family.name
@@ -111,3 +110,20 @@ def test_promtool_finds_no_problem(tmp_path) -> None:
     body, _ = render_metrics(registry, OPENMETRICS_ACCEPT)
     families = list(text_string_to_metric_families(body.decode()))
     assert {f.name for f in families} >= {"aikpi_steps", "aikpi_tokens", "aikpi_cost_usd"}
+
+
+def test_exemplar_without_correlation_id_has_only_the_trace() -> None:
+    engine, registry = new_engine()
+    attrs = dict(step_span().attributes)
+    del attrs[semconv.CORRELATION_ID]
+    one = span(attrs)
+    engine.process(one)
+    body, _ = render_metrics(registry, OPENMETRICS_ACCEPT)
+    labels = [
+        sample.exemplar.labels
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.exemplar is not None
+    ]
+    assert labels
+    assert all(lbl == {"trace_id": one.trace_id.hex()} for lbl in labels)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from aikpi import semconv
+from aikpi_collector.spanrecord import SpanEvent
 from engine_spans import (
     TEAM,
     WORKFLOW,
@@ -15,9 +17,6 @@ from engine_spans import (
     value,
     workflow_labels,
 )
-
-from aikpi import semconv
-from aikpi_collector.spanrecord import SpanEvent
 
 
 def test_steps_by_status_and_duration_histogram() -> None:
@@ -93,7 +92,11 @@ def test_workflows_by_status_reopened_and_duration() -> None:
     # no status attribute: the span status decides
     engine.process(span(base, seconds=1.0))
     engine.process(span(base, seconds=1.0, error=True))
-    event = {**dims(step=None), semconv.SPAN_TYPE: "workflow_event", semconv.WORKFLOW_EVENT: "reopened"}
+    event = {
+        **dims(step=None),
+        semconv.SPAN_TYPE: "workflow_event",
+        semconv.WORKFLOW_EVENT: "reopened",
+    }
     engine.process(span(event))
 
     assert value(registry, "aikpi_workflows_total", workflow_labels(status="completed")) == 2
@@ -115,7 +118,9 @@ def test_policy_violations_from_events_on_any_dimensioned_span() -> None:
     # a third-party span inside the step (no span type) counts its violation too
     engine.process(span(dims(), events=[SpanEvent(semconv.POLICY_VIOLATION_EVENT, {})]))
 
-    assert value(registry, "aikpi_policy_violations_total", step_labels(policy="pii-in-prompt")) == 2
+    assert (
+        value(registry, "aikpi_policy_violations_total", step_labels(policy="pii-in-prompt")) == 2
+    )
     assert value(registry, "aikpi_policy_violations_total", step_labels(policy="unknown")) == 1
 
 
@@ -165,9 +170,16 @@ def test_labels_of_every_kpi_metric() -> None:
     engine, registry = new_engine()
     engine.process(step_span(attrs={semconv.OUTCOME: "accepted", semconv.REVIEW_SECONDS: 1.0}))
     engine.process(span({**dims(step=None), semconv.SPAN_TYPE: "workflow"}))
-    engine.process(span({**dims(), semconv.GEN_AI_REQUEST_MODEL: "gpt-4o",
-                         semconv.GEN_AI_USAGE_INPUT_TOKENS: 3},
-                        events=[SpanEvent(semconv.POLICY_VIOLATION_EVENT, {})]))
+    engine.process(
+        span(
+            {
+                **dims(),
+                semconv.GEN_AI_REQUEST_MODEL: "gpt-4o",
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: 3,
+            },
+            events=[SpanEvent(semconv.POLICY_VIOLATION_EVENT, {})],
+        )
+    )
     expected = {
         "aikpi_steps": ["cohort", "status", "step", "team", "workflow"],
         "aikpi_step_duration_seconds": ["cohort", "step", "team", "workflow"],

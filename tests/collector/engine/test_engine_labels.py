@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from engine_spans import chat_span, dims, new_engine, span, step_labels, step_span, value
-
 from aikpi import semconv
 from aikpi_collector.config import DEFAULT_LABEL_KEYS
+from engine_spans import chat_span, dims, new_engine, span, step_labels, step_span, value
 
 
 def test_dropped_label_key_is_aggregated_away() -> None:
@@ -31,10 +30,15 @@ def test_dropped_label_key_is_aggregated_away() -> None:
 def test_dropping_model_and_token_type() -> None:
     keys = tuple(k for k in DEFAULT_LABEL_KEYS if k not in ("model", "token_type"))
     engine, registry = new_engine(label_keys=keys)
-    engine.process(chat_span("gpt-4o", **{semconv.GEN_AI_USAGE_INPUT_TOKENS: 10,
-                                          semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5}))
-    engine.process(chat_span("other", **{semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
-                                         semconv.COST_USD: 0.25}))
+    engine.process(
+        chat_span(
+            "gpt-4o",
+            **{semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5},
+        )
+    )
+    engine.process(
+        chat_span("other", **{semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 7, semconv.COST_USD: 0.25})
+    )
     assert value(registry, "aikpi_tokens_total", step_labels()) == 22
     assert value(registry, "aikpi_cost_usd_total", step_labels()) == pytest.approx(
         (10 * 2.5 + 5 * 10.0) / 1e6 + 0.25, rel=1e-12
@@ -101,3 +105,14 @@ def test_default_buckets_span_seconds_to_days() -> None:
     labels = step_labels()
     assert value(registry, "aikpi_step_duration_seconds_bucket", {**labels, "le": "86400.0"}) == 0
     assert value(registry, "aikpi_step_duration_seconds_bucket", {**labels, "le": "259200.0"}) == 1
+
+
+@pytest.mark.parametrize("keys", [(), ("workflow",)])
+def test_few_or_no_label_keys(keys: tuple[str, ...]) -> None:
+    engine, registry = new_engine(label_keys=keys)
+    engine.process(step_span(attrs={semconv.OUTCOME: "accepted"}))
+    engine.process(step_span(error=True))
+    labels = {"workflow": "incident-triage"} if keys else {}
+    assert value(registry, "aikpi_steps_total", labels) == 2
+    assert value(registry, "aikpi_outcomes_total", labels) == 1
+    assert value(registry, "aikpi_step_duration_seconds_count", labels) == 2

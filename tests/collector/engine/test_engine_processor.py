@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from aikpi import semconv
+from aikpi_collector import KpiSpanProcessor
+from aikpi_collector.config import CollectorConfig
+from aikpi_collector.processor import span_record
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry
-
-from aikpi import semconv
-from aikpi_collector import KpiSpanProcessor
-from aikpi_collector.config import CollectorConfig
-from aikpi_collector.processor import span_record
 
 DIMS = {
     semconv.CORRELATION_ID: "PR-7",
@@ -23,8 +22,12 @@ DIMS = {
     semconv.TEAM: "platform",
 }
 STEP = {**DIMS, semconv.STEP_NAME: "summarise"}
-STEP_LABELS = {"workflow": "code-review", "step": "summarise", "cohort": "ai_assisted",
-               "team": "platform"}
+STEP_LABELS = {
+    "workflow": "code-review",
+    "step": "summarise",
+    "cohort": "ai_assisted",
+    "team": "platform",
+}
 
 
 @pytest.fixture
@@ -96,7 +99,9 @@ def test_rejected_span_is_logged_never_raised(traced, caplog) -> None:
         attributes={**STEP, semconv.SPAN_TYPE: "step", semconv.OUTCOME: "meh"},
     ):
         pass
-    with tracer.start_as_current_span("step summarise", attributes={**STEP, semconv.SPAN_TYPE: "step"}) as s:
+    with tracer.start_as_current_span(
+        "step summarise", attributes={**STEP, semconv.SPAN_TYPE: "step"}
+    ) as s:
         s.set_status(Status(StatusCode.ERROR))
     assert any("'meh'" in r.getMessage() for r in caplog.records)
     labels = {"transport": "in_process", "reason": "invalid_outcome"}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_spans import chat_span, dims, kpi_samples, new_engine, outcome_span, span, step_span
-
 from aikpi import semconv
 from aikpi_collector.engine import SpanRejected
 from aikpi_collector.spanrecord import SpanEvent
 from aikpi_collector.validate import REASONS
+from engine_spans import chat_span, dims, kpi_samples, new_engine, outcome_span, span, step_span
 
 LONG = "x" * (semconv.MAX_NAME_LENGTH + 1)
 VIOLATION = SpanEvent(semconv.POLICY_VIOLATION_EVENT, {semconv.POLICY_NAME: "pii"})
@@ -116,7 +115,9 @@ def test_rejected_span_updates_nothing(reason: str, bad, shown: str, allowed: st
 
 
 @pytest.mark.parametrize(("reason", "bad", "shown", "allowed"), CASES)
-def test_batch_counts_rejection_and_keeps_the_rest(reason: str, bad, shown: str, allowed: str) -> None:
+def test_batch_counts_rejection_and_keeps_the_rest(
+    reason: str, bad, shown: str, allowed: str
+) -> None:
     engine, registry = new_engine()
     good = step_span()
     result = engine.process_batch([good, bad], "http_json")
@@ -144,3 +145,42 @@ def test_long_values_are_shortened_in_messages() -> None:
     with pytest.raises(SpanRejected) as caught:
         engine.process(outcome_span("y" * 10_000))
     assert len(str(caught.value)) < 400
+
+
+def test_bool_is_not_a_number() -> None:
+    engine, _registry = new_engine()
+    with pytest.raises(SpanRejected) as caught:
+        engine.process(outcome_span("edited", **{semconv.CORRECTION_SECONDS: True}))
+    assert caught.value.reason == "invalid_type"
+
+
+def test_str_enum_values_are_accepted() -> None:
+    engine, registry = new_engine()
+    attrs = {
+        **dims(cohort=semconv.Cohort.BASELINE),
+        semconv.SPAN_TYPE: semconv.SpanType.OUTCOME,
+        semconv.OUTCOME: semconv.Outcome.ESCALATED,
+    }
+    engine.process(span(attrs))
+    labels = {
+        "workflow": "incident-triage",
+        "step": "draft-reply",
+        "cohort": "baseline",
+        "team": "sre",
+        "outcome": "escalated",
+    }
+    assert registry.get_sample_value("aikpi_outcomes_total", labels) == 1
+
+
+def test_whole_float_token_counts_are_accepted() -> None:
+    engine, registry = new_engine()
+    engine.process(chat_span("gpt-4o", **{semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 12.0}))
+    labels = {
+        "workflow": "incident-triage",
+        "step": "draft-reply",
+        "cohort": "ai_assisted",
+        "team": "sre",
+        "model": "gpt-4o",
+        "token_type": "output",
+    }
+    assert registry.get_sample_value("aikpi_tokens_total", labels) == 12

@@ -6,10 +6,9 @@ import logging
 from decimal import Decimal
 
 import pytest
+from aikpi import semconv
 from engine_spans import chat_span, new_engine, step_labels, value
 from genai_prices import Usage, calc_price
-
-from aikpi import semconv
 
 IN = semconv.GEN_AI_USAGE_INPUT_TOKENS
 OUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
@@ -35,7 +34,9 @@ def test_token_types_add_up_with_cached_tokens() -> None:
     assert tokens(registry, "gpt-4o", "cache_read") == 300
     assert tokens(registry, "gpt-4o", "cache_creation") == 200
     assert tokens(registry, "gpt-4o", "output") == 150
-    input_side = sum(tokens(registry, "gpt-4o", t) for t in ("input", "cache_read", "cache_creation"))
+    input_side = sum(
+        tokens(registry, "gpt-4o", t) for t in ("input", "cache_read", "cache_creation")
+    )
     assert input_side == 1000
 
 
@@ -102,7 +103,9 @@ def test_cost_from_price_table_matches_documented_list_price() -> None:
 
 def test_cost_uses_the_price_tier_of_long_requests() -> None:
     """claude-sonnet-4-5 charges every token at the higher tier above 200k input tokens."""
-    found = calc_price(Usage(input_tokens=1), model_ref="claude-sonnet-4-5", provider_id="anthropic")
+    found = calc_price(
+        Usage(input_tokens=1), model_ref="claude-sonnet-4-5", provider_id="anthropic"
+    )
     price = found.model_price
     tier = {name: getattr(price, name) for name in ("input_mtok", "output_mtok", "cache_read_mtok")}
     assert all(len(t.tiers) == 1 and t.tiers[0].start == 200_000 for t in tier.values())
@@ -111,7 +114,12 @@ def test_cost_uses_the_price_tier_of_long_requests() -> None:
     engine.process(
         chat_span(
             "claude-sonnet-4-5",
-            **{IN: 250_000, OUT: 1_000, CACHE_READ: 50_000, semconv.GEN_AI_PROVIDER_NAME: "anthropic"},
+            **{
+                IN: 250_000,
+                OUT: 1_000,
+                CACHE_READ: 50_000,
+                semconv.GEN_AI_PROVIDER_NAME: "anthropic",
+            },
         )
     )
     engine.process(chat_span("claude-sonnet-4-5", **{IN: 1_000, OUT: 100}))
@@ -124,11 +132,13 @@ def test_cost_uses_the_price_tier_of_long_requests() -> None:
 
 def test_override_wins_over_price_table() -> None:
     engine, registry = new_engine(
-        price_overrides={"gpt-4o": {"input_per_mtok": 1.0, "output_per_mtok": 2.0,
-                                    "cache_read_per_mtok": 0.5}}
+        price_overrides={
+            "gpt-4o": {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "cache_read_per_mtok": 0.5}
+        }
     )
-    engine.process(chat_span("gpt-4o", **{IN: 3_000, OUT: 1_000, CACHE_READ: 1_000,
-                                          CACHE_CREATION: 1_000}))
+    engine.process(
+        chat_span("gpt-4o", **{IN: 3_000, OUT: 1_000, CACHE_READ: 1_000, CACHE_CREATION: 1_000})
+    )
     # cache creation defaults to the input price
     expected = (1_000 * 1.0 + 1_000 * 0.5 + 1_000 * 1.0 + 1_000 * 2.0) / 1e6
     assert cost(registry, "gpt-4o") == pytest.approx(expected, rel=1e-12)
@@ -168,9 +178,10 @@ def test_unpriced_model_counts_tokens_zero_cost_and_logs_once(caplog) -> None:
     assert tokens(registry, "my-private-model-v9", "input") == 300
     assert tokens(registry, "my-private-model-v9", "output") == 30
     assert cost(registry, "my-private-model-v9") == 0.0
-    assert registry.get_sample_value(
-        "aikpi_cost_usd_total", step_labels(model="my-private-model-v9")
-    ) == 0.0
+    assert (
+        registry.get_sample_value("aikpi_cost_usd_total", step_labels(model="my-private-model-v9"))
+        == 0.0
+    )
     unpriced = {"model": "my-private-model-v9"}
     assert value(registry, "aikpi_collector_unpriced_spans_total", unpriced) == 3
     messages = [r.getMessage() for r in caplog.records if "my-private-model-v9" in r.getMessage()]
@@ -180,5 +191,7 @@ def test_unpriced_model_counts_tokens_zero_cost_and_logs_once(caplog) -> None:
 
 def test_unknown_provider_spelling_falls_back_to_model_lookup() -> None:
     engine, registry = new_engine()
-    engine.process(chat_span("gpt-4o", **{OUT: 1_000_000, semconv.GEN_AI_PROVIDER_NAME: "azure.ai.openai"}))
+    engine.process(
+        chat_span("gpt-4o", **{OUT: 1_000_000, semconv.GEN_AI_PROVIDER_NAME: "azure.ai.openai"})
+    )
     assert cost(registry, "gpt-4o") == pytest.approx(10.0, rel=1e-12)

@@ -1,0 +1,443 @@
+"""Collector benchmarks, side by side in one run (``make bench-collector``).
+
+1. Engine path: OTLP protobuf decode + KPI engine + metric update, spans/s on 512-span
+   requests, beside the Python "floor" (bare ``ParseFromString`` + a walk of every span's
+   attributes into a dict) and the ratio; the JSON path (our ``json.loads`` walk) beside
+   ``google.protobuf.json_format.Parse``.
+2. End to end over loopback: the real ``aikpi-collector`` process, OTLP/HTTP (httpx client,
+   keep-alive, pre-encoded bodies) and OTLP/gRPC: requests/s and spans/s.
+3. Scrape: render time of ``/metrics`` with 2,000 label sets in every KPI metric.
+
+Every figure is the median of several runs. The machine may be shared and noisy: compare
+the columns of one run, not runs on different days.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aikpi import semconv
+from aikpi_collector.config import load_config
+from aikpi_collector.decode import decode_json, decode_protobuf
+from aikpi_collector.engine import KpiEngine
+from aikpi_collector.exposition import render_metrics
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from prometheus_client import CollectorRegistry
+
+SPANS_PER_REQUEST = 512
+RUNS = 7
+WORKFLOWS = ("incident-triage", "billing-dispute", "code-review", "onboarding", "refund")
+STEPS = ("classify", "draft-reply", "summarise", "route")
+TEAMS = ("alpha", "beta", "gamma")
+MODELS = ("gpt-4o", "claude-sonnet-4", "self-hosted-llm")
+OUTCOMES = tuple(o.value for o in semconv.Outcome)
+POLICIES = ("pii-in-prompt", "unapproved-model")
+
+
+def _kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, str):
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    return KeyValue(key=key, value=AnyValue(double_value=value))
+
+
+def _span(rng: random.Random, name: str, attrs: dict[str, Any], error: bool = False) -> Span:
+    start = 1_700_000_000_000_000_000 + rng.randrange(10**12)
+    return Span(
+        trace_id=rng.randbytes(16),
+        span_id=rng.randbytes(8),
+        name=name,
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + rng.randrange(10**6, 10**11),
+        attributes=[_kv(k, v) for k, v in attrs.items()],
+        status=Status(code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_UNSET),
+    )
+
+
+def make_request(
+    rng: random.Random,
+    dims_pool: list[dict[str, str]] | None = None,
+    violation_every: int = 8,
+) -> bytes:
+    """One 512-span request: runs of (workflow, step with outcome, two LLM calls).
+
+    ``dims_pool``: label dimensions used in turn (else random from small sets).
+    """
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend([_kv("service.name", "bench")])
+    spans = resource_spans.scope_spans.add().spans
+    for i in range(SPANS_PER_REQUEST // 4):
+        if dims_pool is not None:
+            dims: dict[str, Any] = dict(dims_pool[i % len(dims_pool)])
+        else:
+            dims = {
+                semconv.WORKFLOW_NAME: rng.choice(WORKFLOWS),
+                semconv.STEP_NAME: rng.choice(STEPS),
+                semconv.COHORT: rng.choice(("ai_assisted", "baseline")),
+                semconv.TEAM: rng.choice(TEAMS),
+            }
+        dims[semconv.CORRELATION_ID] = f"run-{rng.randrange(10**9)}"
+        workflow_dims = {k: v for k, v in dims.items() if k != semconv.STEP_NAME}
+        spans.append(
+            _span(
+                rng,
+                "workflow",
+                {
+                    **workflow_dims,
+                    semconv.SPAN_TYPE: "workflow",
+                    semconv.WORKFLOW_STATUS: "completed",
+                },
+            )
+        )
+        step = _span(
+            rng,
+            "step",
+            {
+                **dims,
+                semconv.SPAN_TYPE: "step",
+                semconv.OUTCOME: OUTCOMES[i % len(OUTCOMES)],
+                semconv.REVIEW_SECONDS: rng.uniform(1, 600),
+                semconv.CORRECTION_SECONDS: rng.uniform(0, 300),
+            },
+            error=i % 17 == 0,
+        )
+        if i % violation_every == 0:  # a governance violation now and then
+            event = step.events.add()
+            event.name = semconv.POLICY_VIOLATION_EVENT
+            event.time_unix_nano = step.end_time_unix_nano
+            event.attributes.append(_kv(semconv.POLICY_NAME, POLICIES[i % len(POLICIES)]))
+        spans.append(step)
+        for _ in range(2):
+            spans.append(
+                _span(
+                    rng,
+                    "chat",
+                    {
+                        **dims,
+                        semconv.GEN_AI_OPERATION_NAME: "chat",
+                        semconv.GEN_AI_REQUEST_MODEL: rng.choice(MODELS),
+                        semconv.GEN_AI_PROVIDER_NAME: "bench",
+                        semconv.GEN_AI_USAGE_INPUT_TOKENS: rng.randrange(100, 5000),
+                        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: rng.randrange(10, 1000),
+                        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: rng.randrange(0, 100),
+                    },
+                )
+            )
+    return request.SerializeToString()
+
+
+def to_otlp_json(body: bytes, hex_ids: bool) -> bytes:
+    """OTLP/JSON of a protobuf body (hex ids), or json_format's own form (base64 ids)."""
+    document = json_format.MessageToDict(
+        ExportTraceServiceRequest.FromString(body), use_integers_for_enums=True
+    )
+    if hex_ids:
+        import base64
+
+        for rs in document["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for span in ss["spans"]:
+                    for key in ("traceId", "spanId"):
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document).encode()
+
+
+def floor(body: bytes) -> int:
+    """The Python floor: parse, then walk every span's attributes into a dict."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    count = 0
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                attributes = {}
+                for kv in span.attributes:
+                    value = kv.value
+                    attributes[kv.key] = getattr(value, value.WhichOneof("value"))
+                count += 1
+    return count
+
+
+def bench_config() -> Any:
+    """Default config, plus a price for the self-hosted model (no unpriced-model log)."""
+    return load_config(
+        price_overrides={"self-hosted-llm": {"input_per_mtok": 0.1, "output_per_mtok": 0.2}}
+    )
+
+
+def median_rate(work: Callable[[], int], runs: int = RUNS) -> float:
+    """Median over ``runs`` of items/s, where ``work`` returns the items it handled."""
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        items = work()
+        rates.append(items / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def interleaved_rates(works: list[Callable[[], int]], runs: int = RUNS) -> list[float]:
+    """Median items/s of each ``work``, run in turn each round so noise hits all alike."""
+    rates: list[list[float]] = [[] for _ in works]
+    for _ in range(runs):
+        for index, work in enumerate(works):
+            started = time.perf_counter()
+            items = work()
+            rates[index].append(items / (time.perf_counter() - started))
+    return [statistics.median(r) for r in rates]
+
+
+def bench_engine_path(results: list[tuple[str, str, str]]) -> None:
+    rng = random.Random(1)
+    bodies = [make_request(rng) for _ in range(16)]
+    config = bench_config()
+
+    def engine_path(decode: Callable[[bytes], Any], payloads: list[bytes]) -> Callable[[], int]:
+        def work() -> int:
+            engine = KpiEngine(config, CollectorRegistry())  # fresh dedup window each run
+            total = 0
+            for payload in payloads:
+                total += engine.process_batch(decode(payload), "http_protobuf").accepted
+            return total
+
+        return work
+
+    floor_rate, decode_rate, full_rate = interleaved_rates(
+        [
+            lambda: sum(floor(b) for b in bodies),
+            lambda: sum(len(decode_protobuf(b)) for b in bodies),
+            engine_path(decode_protobuf, bodies),
+        ]
+    )
+    results.append(("floor: ParseFromString + attribute walk", f"{floor_rate:,.0f} spans/s", ""))
+    results.append(
+        (
+            "decode_protobuf only",
+            f"{decode_rate:,.0f} spans/s",
+            f"{decode_rate / floor_rate:.2f} x floor",
+        )
+    )
+    results.append(
+        (
+            "decode + engine + update (protobuf)",
+            f"{full_rate:,.0f} spans/s",
+            f"{full_rate / floor_rate:.2f} x floor (target >= 0.6, >= 100k/s)",
+        )
+    )
+
+    json_bodies = [to_otlp_json(b, hex_ids=True) for b in bodies[:4]]
+    b64_bodies = [to_otlp_json(b, hex_ids=False) for b in bodies[:4]]
+    ours, json_full = interleaved_rates(
+        [
+            lambda: sum(len(decode_json(b)) for b in json_bodies),
+            engine_path(decode_json, json_bodies),
+        ]
+    )
+
+    def json_format_parse() -> int:
+        total = 0
+        for payload in b64_bodies:
+            request = json_format.Parse(payload, ExportTraceServiceRequest())
+            total += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        return total
+
+    theirs = median_rate(json_format_parse, runs=3)
+    results.append(
+        (
+            "JSON: json.loads + dict walk (ours)",
+            f"{ours:,.0f} spans/s",
+            f"{ours / theirs:.1f} x json_format.Parse",
+        )
+    )
+    results.append(("JSON: json_format.Parse (to protobuf only)", f"{theirs:,.0f} spans/s", ""))
+    results.append(("JSON: decode + engine + update", f"{json_full:,.0f} spans/s", ""))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_end_to_end(results: list[tuple[str, str, str]]) -> None:
+    import grpc
+    import httpx
+
+    rng = random.Random(2)
+    per_thread, threads, rounds = 8, 4, 3
+    # every request has fresh span ids: nothing is dropped as a duplicate
+    bodies = [make_request(rng) for _ in range(2 * rounds * per_thread * threads)]
+    ports = {k: _free_port() for k in ("otlp_http_port", "otlp_grpc_port", "metrics_port")}
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = Path(tmp) / "bench.yaml"
+        config_path.write_text(
+            "\n".join(f"{k}: {v}" for k, v in ports.items()) + "\nlog_level: WARNING\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aikpi_collector", "--config", str(config_path)],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            ready = f"http://127.0.0.1:{ports['metrics_port']}/readyz"
+            for _ in range(300):
+                try:
+                    with urllib.request.urlopen(ready, timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.05)
+            url = f"http://127.0.0.1:{ports['otlp_http_port']}/v1/traces"
+            headers = {"Content-Type": "application/x-protobuf"}
+            next_body = iter(range(10**9))
+            lock = threading.Lock()
+
+            def http_worker(count: int) -> None:
+                with httpx.Client(timeout=30) as client:
+                    for _ in range(count):
+                        with lock:
+                            body = bodies[next(next_body)]
+                        response = client.post(url, content=body, headers=headers)
+                        response.raise_for_status()
+
+            channel = grpc.insecure_channel(f"127.0.0.1:{ports['otlp_grpc_port']}")
+            export = channel.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                request_serializer=None,
+                response_deserializer=None,
+            )
+
+            def grpc_worker(count: int) -> None:
+                for _ in range(count):
+                    with lock:
+                        body = bodies[next(next_body)]
+                    export(body, timeout=30)
+
+            for label, worker in (("OTLP/HTTP", http_worker), ("OTLP/gRPC", grpc_worker)):
+                rates = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    pool = [
+                        threading.Thread(target=worker, args=(per_thread,)) for _ in range(threads)
+                    ]
+                    for thread in pool:
+                        thread.start()
+                    for thread in pool:
+                        thread.join()
+                    rates.append(per_thread * threads / (time.perf_counter() - started))
+                rps = statistics.median(rates)
+                results.append(
+                    (
+                        f"end to end {label}, 4 clients, 512-span requests",
+                        f"{rps:,.1f} req/s",
+                        f"{rps * SPANS_PER_REQUEST:,.0f} spans/s",
+                    )
+                )
+            channel.close()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def bench_scrape(results: list[tuple[str, str, str]]) -> None:
+    config = bench_config()
+    registry = CollectorRegistry()
+    engine = KpiEngine(config, registry)
+    limit = config.cardinality_limit
+    pool = [
+        {
+            semconv.WORKFLOW_NAME: f"workflow-{i % 50}",
+            semconv.STEP_NAME: f"step-{i // 50}",
+            semconv.COHORT: "ai_assisted",
+            semconv.TEAM: f"team-{i % 7}",
+        }
+        for i in range(limit)
+    ]
+    rng = random.Random(3)
+    # every dims set at least once: steps/outcomes/histograms/tokens all reach the limit
+    for start in range(0, limit, SPANS_PER_REQUEST // 4):
+        chunk = pool[start : start + SPANS_PER_REQUEST // 4]
+        body = make_request(random.Random(start), dims_pool=chunk, violation_every=1)
+        engine.process_batch(decode_protobuf(body), "in_process")
+    for _ in range(20):
+        offset = rng.randrange(limit)
+        chunk = (pool[offset:] + pool[:offset])[: SPANS_PER_REQUEST // 4]
+        body = make_request(rng, dims_pool=chunk, violation_every=1)
+        engine.process_batch(decode_protobuf(body), "in_process")
+    text = render_metrics(registry, None)[0].decode()
+    series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    times = []
+    om_times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        render_metrics(registry, None)
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        render_metrics(registry, "application/openmetrics-text; version=1.0.0")
+        om_times.append(time.perf_counter() - started)
+    sets = {}
+    for line in text.splitlines():
+        if line.startswith("aikpi_") and "{" in line and not line.startswith("aikpi_collector"):
+            name = line.split("{", 1)[0]
+            sets[name] = sets.get(name, 0) + 1
+    per_metric = ", ".join(
+        f"{n.removeprefix('aikpi_')}={c}"
+        for n, c in sorted(sets.items())
+        if n.endswith(("_total", "_count", "_hour"))
+    )
+    results.append(
+        (
+            f"scrape render, Prometheus text ({series:,} samples, {len(text) / 1e6:.1f} MB)",
+            f"{statistics.median(times) * 1000:,.0f} ms",
+            "target < 500 ms",
+        )
+    )
+    results.append(
+        (
+            "scrape render, OpenMetrics with exemplars",
+            f"{statistics.median(om_times) * 1000:,.0f} ms",
+            "",
+        )
+    )
+    print(f"scrape workload, label sets per metric: {per_metric}", flush=True)
+
+
+def main() -> int:
+    results: list[tuple[str, str, str]] = []
+    started = time.perf_counter()
+    print(f"aikpi collector benchmarks (median of {RUNS} runs; CPUs: {os.cpu_count()})", flush=True)
+    bench_engine_path(results)
+    bench_end_to_end(results)
+    bench_scrape(results)
+    width = max(len(r[0]) for r in results)
+    print()
+    for name, value, note in results:
+        print(f"{name:<{width}}  {value:>18}  {note}")
+    print(
+        f"\ntotal {time.perf_counter() - started:.0f} s; a shared machine is noisy: "
+        "compare columns within one run"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

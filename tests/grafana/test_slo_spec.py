@@ -1,0 +1,212 @@
+"""The SLO spec, the rule generator and the checked-in rule files.
+
+Generated rules must not drift from ``grafana/slo.yaml``; every rule file passes
+``promtool check rules``; bad specs are refused with the key named; every alert carries
+severity, summary, description and a runbook_url whose anchor exists in the runbook.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from grafana_files import GRAFANA, REPO, RULES
+
+from aikpi_collector.slo import SLOSpec, SpecError, load_spec, parse_duration
+from aikpi_collector.slo.generate import generated_files
+from support.binaries import require_binary
+
+SPEC = GRAFANA / "slo.yaml"
+
+
+def _rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aikpi_collector", "rules", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+
+
+def test_generated_rules_do_not_drift_from_the_spec(tmp_path: Path) -> None:
+    result = _rules_cli(str(SPEC), "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    generated = sorted(p.name for p in tmp_path.iterdir())
+    assert generated == ["ai-outcome.slo.rules.yml"]
+    for name in generated:
+        assert (tmp_path / name).read_text() == (RULES / name).read_text(), (
+            f"grafana/rules/{name} drifted from grafana/slo.yaml: run `make rules`"
+        )
+
+
+def test_check_mode_passes_on_the_repo_and_fails_on_drift(tmp_path: Path) -> None:
+    ok = _rules_cli("grafana/slo.yaml", "--output-dir", "grafana/rules", "--check")
+    assert ok.returncode == 0, ok.stderr
+    stale = tmp_path / "rules"
+    stale.mkdir()
+    (stale / "ai-outcome.slo.rules.yml").write_text(
+        (RULES / "ai-outcome.slo.rules.yml").read_text().replace("14.4", "14.5")
+    )
+    drift = _rules_cli(str(SPEC), "--output-dir", str(stale), "--check")
+    assert drift.returncode == 1
+    assert "out of date" in drift.stderr and "make rules" in drift.stderr
+    missing = _rules_cli(str(SPEC), "--output-dir", str(tmp_path / "empty"), "--check")
+    assert missing.returncode == 1
+
+
+def test_generated_file_says_do_not_edit_and_names_the_command() -> None:
+    first_lines = (RULES / "ai-outcome.slo.rules.yml").read_text().splitlines()[:2]
+    assert first_lines[0].startswith("# DO NOT EDIT")
+    assert "make rules" in first_lines[0]
+    assert "aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules" in first_lines[1]
+
+
+def test_every_rule_file_passes_promtool_check() -> None:
+    promtool = require_binary("promtool")
+    files = sorted(RULES.glob("*.yml"))
+    assert {p.name for p in files} == {"ai-outcome.slo.rules.yml", "kpi.rules.yml"}
+    for path in files:
+        result = subprocess.run(
+            [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "SUCCESS" in result.stdout
+
+
+def test_sloth_compatible_names_and_groups() -> None:
+    doc = yaml.safe_load((RULES / "ai-outcome.slo.rules.yml").read_text())
+    sli, alerts = doc["groups"]
+    assert sli["name"] == "aikpi-slo-ai-outcome-sli"
+    assert alerts["name"] == "aikpi-slo-ai-outcome-alerts"
+    records = {rule["record"] for rule in sli["rules"]}
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "28d"):
+        assert f"slo:sli_error:ratio_rate{window}" in records
+    assert {
+        "slo:objective:ratio",
+        "slo:error_budget:ratio",
+        "slo:burn_rate:ratio",
+        "slo:current_burn_rate:ratio",
+        "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+    } <= records
+    assert all("alert" in rule for rule in alerts["rules"])
+
+
+def test_every_alert_is_annotated_and_its_runbook_anchor_exists() -> None:
+    runbook = (GRAFANA / "runbook.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", runbook, flags=re.M)
+    }
+    doc = yaml.safe_load((RULES / "ai-outcome.slo.rules.yml").read_text())
+    alerts = [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+    assert {a["alert"]: a["labels"]["severity"] for a in alerts} == {
+        "AikpiErrorBudgetBurnPage": "page",
+        "AikpiErrorBudgetBurnTicket": "ticket",
+    }
+    for alert in alerts:
+        annotations = alert["annotations"]
+        assert annotations["summary"] and annotations["description"]
+        url = annotations["runbook_url"]
+        assert url.split("#")[0].endswith("grafana/runbook.md")
+        assert url.split("#")[1] in anchors, f"runbook has no section for {alert['alert']}"
+
+
+def test_default_spec_values() -> None:
+    spec = SLOSpec()
+    assert spec.objective == 95 and spec.period == "28d" and spec.cohort == "ai_assisted"
+    assert [o.value for o in spec.bad_outcomes] == ["overridden", "escalated", "rejected"]
+    windows = [
+        (w.severity, w.burn_rate, w.long_window, w.short_window)
+        for w in spec.alerting.effective_windows
+    ]
+    assert windows == [
+        ("page", 14.4, "1h", "5m"),
+        ("page", 6, "6h", "30m"),
+        ("ticket", 3, "1d", "2h"),
+        ("ticket", 1, "3d", "6h"),
+    ]
+    assert spec.error_budget() == 0.05
+    assert load_spec(SPEC).error_budget("incident-triage") == 0.03
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"objective": 100}, "objective: objective is a percentage strictly between 0 and 100"),
+        ({"bad_outcomes": ["wrong"]}, "bad_outcomes.0: Input should be 'accepted'"),
+        ({"cohort": "everyone"}, "cohort: must be one of ai_assisted, baseline"),
+        ({"period": "28 days"}, "is not a duration like 30s"),
+        ({"colour": "red"}, "colour: unknown key"),
+        ({"alerting": {"window_set": "custom"}}, "needs a non-empty 'windows' list"),
+        (
+            {
+                "alerting": {
+                    "window_set": "custom",
+                    "windows": [
+                        {"severity": "page", "burn_rate": 2, "long_window": "5m", "short_window": "1h"}
+                    ],
+                }
+            },
+            "short_window 1h must be shorter than long_window 5m",
+        ),
+        ({"period": "1h"}, "alert window 6h is longer than the period 1h"),
+        ({"workflows": {"x": {"objective": 0}}}, "workflows.x.objective"),
+        ({"alerting": {"labels": {"severity": "x"}}}, "not a valid, unreserved label name"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_key_named(tmp_path: Path, data: dict, message: str) -> None:
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as excinfo:
+        load_spec(path)
+    assert message in str(excinfo.value)
+    result = _rules_cli(str(path), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_durations() -> None:
+    assert parse_duration("5m") == 300
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("28d") == 28 * 86400
+    for bad in ("", "0s", "5", "m5", "-1h"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> None:
+    spec = SLOSpec.model_validate(
+        {
+            "name": "fast",
+            "period": "10m",
+            "low_traffic": {"min_events": 0},
+            "alerting": {
+                "window_set": "custom",
+                "windows": [
+                    {"severity": "page", "burn_rate": 14.4, "long_window": "1m", "short_window": "10s"}
+                ],
+                "for": {"page": "30s"},
+                "labels": {"team": "sre"},
+            },
+            "workflows": {"a.b": {"objective": 99}, "c": {"objective": 99}},
+        }
+    )
+    (name, text), = generated_files(spec, "fast.yaml").items()
+    assert name == "fast.slo.rules.yml"
+    assert "slo:sli_error:ratio_rate10s" in text and "slo:sli_error:ratio_rate10m" in text
+    assert "sli_eligible_events" not in text
+    assert 'workflow=~"a\\\\.b|c"' in text  # one scope for both 99 % workflows, dot escaped
+    doc = yaml.safe_load(text)
+    (alert,) = doc["groups"][1]["rules"]
+    assert alert["for"] == "30s" and alert["labels"] == {"severity": "page", "team": "sre"}
+    path = tmp_path / name
+    path.write_text(text)
+    promtool = require_binary("promtool")
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
