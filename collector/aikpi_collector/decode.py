@@ -58,15 +58,34 @@ def _pb_complex_value(value: Any, kind: str) -> Any:
 def _pb_attributes(key_values: Any) -> dict[str, Any]:
     """Repeated ``KeyValue`` to a dict (empty values are skipped)."""
     attributes: dict[str, Any] = {}
-    scalar = _SCALAR_KINDS
     for kv in key_values:
         value = kv.value
         kind = value.WhichOneof("value")
-        if kind in scalar:
-            attributes[kv.key] = getattr(value, kind)
+        if kind == "string_value":
+            attributes[kv.key] = value.string_value
+        elif kind == "int_value":
+            attributes[kv.key] = value.int_value
+        elif kind == "double_value":
+            attributes[kv.key] = value.double_value
+        elif kind == "bool_value":
+            attributes[kv.key] = value.bool_value
         elif kind is not None:
             attributes[kv.key] = _pb_complex_value(value, kind)
     return attributes
+
+
+def _bad_ids_message(request: ExportTraceServiceRequest) -> str:
+    """Where the first span with a wrong-length id is (computed only on the error path)."""
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
+            for index, span in enumerate(scope_spans.spans):
+                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                    return (
+                        f"resourceSpans[{r_index}].scopeSpans[{s_index}].spans[{index}]: "
+                        f"trace_id must be 16 bytes and span_id 8 bytes, "
+                        f"got {len(span.trace_id)} and {len(span.span_id)}"
+                    )
+    return "a span has a trace_id or span_id of the wrong length"  # pragma: no cover
 
 
 def decode_protobuf(body: bytes) -> list[SpanRecord]:
@@ -79,28 +98,30 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
     records: list[SpanRecord] = []
     append = records.append
     attrs_of = _pb_attributes
-    scalar = _SCALAR_KINDS
     record_cls = SpanRecord
     event_cls = SpanEvent
     error_code = _STATUS_CODE_ERROR
-    for r_index, resource_spans in enumerate(request.resource_spans):
+    for resource_spans in request.resource_spans:
         resource_attributes = attrs_of(resource_spans.resource.attributes)
-        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
-            for index, span in enumerate(scope_spans.spans):
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
                 trace_id = span.trace_id
                 span_id = span.span_id
                 if len(trace_id) != 16 or len(span_id) != 8:
-                    where = f"resourceSpans[{r_index}].scopeSpans[{s_index}].spans[{index}]"
-                    raise DecodeError(
-                        f"{where}: trace_id must be 16 bytes and span_id 8 bytes, "
-                        f"got {len(trace_id)} and {len(span_id)}"
-                    )
+                    raise DecodeError(_bad_ids_message(request))
                 attributes: dict[str, Any] = {}
                 for kv in span.attributes:
+                    # explicit branches: constant attribute names beat getattr(value, kind)
                     value = kv.value
                     kind = value.WhichOneof("value")
-                    if kind in scalar:
-                        attributes[kv.key] = getattr(value, kind)
+                    if kind == "string_value":
+                        attributes[kv.key] = value.string_value
+                    elif kind == "int_value":
+                        attributes[kv.key] = value.int_value
+                    elif kind == "double_value":
+                        attributes[kv.key] = value.double_value
+                    elif kind == "bool_value":
+                        attributes[kv.key] = value.bool_value
                     elif kind is not None:
                         attributes[kv.key] = _pb_complex_value(value, kind)
                 events = span.events

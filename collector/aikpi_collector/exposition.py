@@ -1,21 +1,108 @@
 """``/metrics`` rendering: Prometheus text, or OpenMetrics (with exemplars) when asked.
 
-The format is chosen from the ``Accept`` header by ``prometheus_client``'s own
-``choose_encoder`` and written by its generators, never by hand.
+The format (and content type) is chosen from the ``Accept`` header by
+``prometheus_client``'s own ``choose_encoder``. Everything except the KPI samples (HELP and
+TYPE lines, the self-metrics, the labour-cost gauge, any other collector in the registry)
+is written by the encoder it returns. The KPI samples, ~156,000 at the cardinality limit,
+are written by :mod:`aikpi_collector._kpi_writer`, which produces the same lines about ten
+times faster. :func:`render_metrics_reference` renders everything with ``prometheus_client``
+alone: the tests prove the two equal, the benchmark compares their speed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import generate_latest as _generate_text
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import exposition as _om
 
-__all__ = ("OPENMETRICS_ACCEPT", "render_metrics")
+from aikpi_collector._kpi_writer import write_counter, write_histogram
+from aikpi_collector.metrics import RAW_FAMILIES, CounterFamily, HistogramFamily
+
+__all__ = ("OPENMETRICS_ACCEPT", "render_metrics", "render_metrics_reference")
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text; version=1.0.0"
 """An ``Accept`` header value that selects OpenMetrics (with exemplars)."""
 
+_EOF = "# EOF\n"
 
-def render_metrics(registry: CollectorRegistry, accept_header: str | None) -> tuple[bytes, str]:
-    """The body and content type of one scrape of ``registry``."""
+_NAMES_KEPT = frozenset({_om.UNDERSCORES, _om.ALLOWUTF8})
+"""Escaping schemes that leave our (legacy-valid) metric and label names as they are. For
+the others (``dots``, ``values``) the whole registry goes through ``prometheus_client``."""
+
+
+class _Metrics:
+    """A ``collect()``-able list, to hand already collected metrics to an encoder."""
+
+    def __init__(self, metrics: Iterable[Metric]) -> None:
+        self._metrics = list(metrics)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._metrics)
+
+
+def _openmetrics_or_text(encoder: Callable[..., bytes]) -> bool | None:
+    """Whether ``choose_encoder``'s encoder writes OpenMetrics (True) or Prometheus text
+    (False); ``None`` when the fast writer cannot reproduce it exactly."""
+    func, args, keywords = encoder, (), {}
+    if isinstance(encoder, partial):
+        func, args, keywords = encoder.func, encoder.args, encoder.keywords
+    if args or keywords.get("escaping", _om.UNDERSCORES) not in _NAMES_KEPT:
+        return None
+    if func is _om.generate_latest:
+        return True
+    if func is _generate_text:
+        return False
+    return None
+
+
+def render_metrics_reference(
+    registry: CollectorRegistry, accept_header: str | None
+) -> tuple[bytes, str]:
+    """The body and content type of one scrape, written by ``prometheus_client`` alone."""
     encoder, content_type = choose_encoder(accept_header or "")
     return encoder(registry), content_type
+
+
+def render_metrics(registry: CollectorRegistry, accept_header: str | None) -> tuple[bytes, str]:
+    """The body and content type of one scrape of ``registry``; KPI samples written fast."""
+    encoder, content_type = choose_encoder(accept_header or "")
+    openmetrics = _openmetrics_or_text(encoder)
+    if openmetrics is None:
+        return encoder(registry), content_type
+    token = RAW_FAMILIES.set(True)
+    try:
+        collected = list(registry.collect())
+    finally:
+        RAW_FAMILIES.reset(token)
+
+    out: list[str] = []
+    pending: list[Metric] = []  # written by the encoder, in registry order
+
+    def flush() -> None:
+        if pending:
+            text = encoder(_Metrics(pending)).decode("utf-8")
+            if openmetrics:
+                text = text.removesuffix(_EOF)
+            out.append(text)
+            pending.clear()
+
+    for metric in collected:
+        if isinstance(metric, CounterFamily):
+            pending.append(metric.header_metric())
+            flush()
+            write_counter(metric, out, openmetrics)
+        elif isinstance(metric, HistogramFamily):
+            pending.append(metric.header_metric())
+            flush()
+            write_histogram(metric, out, openmetrics)
+        else:
+            pending.append(metric)
+    flush()
+    if openmetrics:
+        out.append(_EOF)
+    return "".join(out).encode("utf-8"), content_type

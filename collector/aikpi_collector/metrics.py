@@ -2,10 +2,13 @@
 
 KPI metrics live in a lightweight store (a dict from label tuple to values per metric),
 because ``prometheus_client``'s ``labels()`` + ``inc()`` costs several microseconds per
-update and the engine makes a handful per span. The store is exposed through a custom
-``prometheus_client`` collector, so the text and OpenMetrics output (exemplars included)
-still come from ``prometheus_client``'s own generators. The engine serialises updates
-under one lock; a scrape takes the same lock only to copy one metric at a time.
+update and the engine makes a handful per span. The store is registered as a custom
+``prometheus_client`` collector whose ``collect()`` builds ordinary metric families (the
+reference output, also used by ``registry.get_sample_value``). ``/metrics`` does not use
+them: while :data:`RAW_FAMILIES` is set, ``collect()`` yields the families themselves and
+``aikpi_collector._kpi_writer`` writes their text from label text cached per series,
+because ``prometheus_client``'s generators cost 8-14 us per sample. The engine serialises
+updates under one lock; a scrape takes the same lock only to copy one metric at a time.
 
 Self-metrics are ordinary ``prometheus_client`` metrics: they change once per batch or
 request, and the receivers use them directly (``.labels(...).inc()`` / ``.observe()``).
@@ -16,6 +19,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -33,6 +37,7 @@ from aikpi_collector.config import CollectorConfig
 
 __all__ = (
     "EXEMPLAR_MAX_RUNES",
+    "RAW_FAMILIES",
     "REQUEST_DURATION_BUCKETS",
     "CounterFamily",
     "ExemplarContext",
@@ -62,6 +67,12 @@ REQUEST_DURATION_BUCKETS = (
 )
 """Buckets of ``aikpi_collector_request_duration_seconds`` (one OTLP request)."""
 
+RAW_FAMILIES: ContextVar[bool] = ContextVar("aikpi_raw_families", default=False)
+"""Set by the fast ``/metrics`` writer around ``registry.collect()``: ``KpiMetrics.collect``
+then yields its :class:`CounterFamily` / :class:`HistogramFamily` objects unbuilt (no
+``Sample`` per value) for the writer to render. A context variable, so a concurrent
+``collect()`` in another thread or task still gets ordinary metric families."""
+
 ExemplarContext = tuple[bytes, "str | None", float]
 """(trace id bytes, correlation id or None, span end in unix seconds), made once per span."""
 
@@ -86,6 +97,7 @@ class _Family:
         "_overflow_key",
         "documentation",
         "label_names",
+        "label_text",
         "limit",
         "name",
         "project",
@@ -107,11 +119,17 @@ class _Family:
         self.label_names, self.project = projection(catalogue_labels, kept_labels)
         self.limit = limit
         self.series: dict[tuple[str, ...], list[Any]] = {}
+        self.label_text: dict[tuple[str, ...], Any] = {}
+        """Exposition text of each series' labels, filled by the writer at its first scrape."""
         self._overflow_key = (OVERFLOW,) * len(self.label_names)
         self._lock = lock
         self._on_overflow = on_overflow
 
     def _new_series(self) -> list[Any]:
+        raise NotImplementedError
+
+    def header_metric(self) -> Metric:
+        """The family without samples: ``prometheus_client`` writes its HELP and TYPE lines."""
         raise NotImplementedError
 
     def _admit(self, key: tuple[str, ...]) -> list[Any]:
@@ -150,6 +168,9 @@ class CounterFamily(_Family):
     def _new_series(self) -> list[Any]:
         return [0.0, None, 0.0]
 
+    def header_metric(self) -> Metric:
+        return CounterMetricFamily(self.name, self.documentation, labels=())
+
     def inc(self, key: tuple[str, ...], amount: float, context: ExemplarContext | None) -> None:
         """Add ``amount`` (>= 0) to the series of the full catalogue label tuple ``key``."""
         if self.project is not None:
@@ -177,16 +198,19 @@ class CounterFamily(_Family):
 class HistogramFamily(_Family):
     """A histogram; each series is ``[bucket counts, sum, bucket exemplars or None]``."""
 
-    __slots__ = ("_bucket_labels", "bounds")
+    __slots__ = ("bounds", "bucket_labels")
 
     def __init__(self, *args: Any, bounds: Sequence[float], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bounds = tuple(float(b) for b in bounds)
-        self._bucket_labels = (*(floatToGoString(b) for b in self.bounds), "+Inf")
+        self.bucket_labels = (*(floatToGoString(b) for b in self.bounds), "+Inf")
 
     def _new_series(self) -> list[Any]:
         width = len(self.bounds) + 1
         return [[0] * width, 0.0, [None] * width]
+
+    def header_metric(self) -> Metric:
+        return HistogramMetricFamily(self.name, self.documentation, labels=())
 
     @staticmethod
     def _copy(values: list[Any]) -> list[Any]:
@@ -212,7 +236,7 @@ class HistogramFamily(_Family):
         count_name = self.name + "_count"
         sum_name = self.name + "_sum"
         names = self.label_names
-        les = self._bucket_labels
+        les = self.bucket_labels
         append = family.samples.append
         for key, (counts, total, exemplars) in self.snapshot():
             base = dict(zip(names, key, strict=True))
@@ -379,14 +403,15 @@ class KpiMetrics:
     def describe(self) -> Iterator[Metric]:
         """Empty families, so the registry can refuse a second registration of a name."""
         for family in self.families:
-            if isinstance(family, CounterFamily):
-                yield CounterMetricFamily(family.name, family.documentation, labels=())
-            else:
-                yield HistogramMetricFamily(family.name, family.documentation, labels=())
+            yield family.header_metric()
         yield GaugeMetricFamily("aikpi_labor_cost_usd_per_hour", "", labels=())
 
-    def collect(self) -> Iterator[Metric]:
-        """Every KPI metric with its current samples (called by each scrape)."""
-        for family in self.families:
-            yield family.collect()
+    def collect(self) -> Iterator[Any]:
+        """Every KPI metric with its current samples; the families themselves (no samples
+        built) while :data:`RAW_FAMILIES` is set by the fast ``/metrics`` writer."""
+        if RAW_FAMILIES.get():
+            yield from self.families
+        else:
+            for family in self.families:
+                yield family.collect()
         yield self._labor_cost()

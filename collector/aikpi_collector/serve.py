@@ -15,15 +15,26 @@ __all__ = ("add_arguments", "run")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``serve``; each port/host option overrides the same key of the config file."""
     parser.add_argument("--config", metavar="FILE", help="YAML config file (see docs/collector.md)")
-    parser.add_argument("--host", help="address to listen on (config key host; 127.0.0.1)")
     parser.add_argument(
-        "--otlp-http-port", type=int, help="OTLP/HTTP port (config key otlp_http_port; 4318)"
+        "--host", metavar="ADDR", help="address to listen on (config key host; 127.0.0.1)"
     )
     parser.add_argument(
-        "--otlp-grpc-port", type=int, help="OTLP/gRPC port (config key otlp_grpc_port; 4317)"
+        "--otlp-http-port",
+        type=int,
+        metavar="PORT",
+        help="OTLP/HTTP port (config key otlp_http_port; 4318)",
     )
     parser.add_argument(
-        "--metrics-port", type=int, help="/metrics, /healthz, /readyz port (metrics_port; 9464)"
+        "--otlp-grpc-port",
+        type=int,
+        metavar="PORT",
+        help="OTLP/gRPC port (config key otlp_grpc_port; 4317)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="/metrics, /healthz, /readyz port (metrics_port; 9464)",
     )
 
 

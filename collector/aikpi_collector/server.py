@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -147,14 +148,13 @@ class CollectorServer:
         grpc_server.start()
 
         http_server, metrics_server = self._http_server, self._metrics_server
-        deadline = _START_TIMEOUT_SECONDS
-        step = 0.01
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while not (http_server.started and metrics_server.started):
-            if self._loop_error is not None or not self._thread.is_alive() or deadline <= 0:
+            failed = self._loop_error is not None or not self._thread.is_alive()
+            if failed or time.monotonic() > deadline:
                 self.stop(grace=0)
                 raise RuntimeError(f"collector HTTP servers failed to start: {self._loop_error}")
-            threading.Event().wait(step)
-            deadline -= step
+            time.sleep(0.01)
         self._ready = True
         logger.info(
             "aikpi collector ready: OTLP/HTTP http://%s:%d, OTLP/gRPC %s:%d, metrics http://%s:%d",

@@ -4,13 +4,17 @@
 spans with inline outcomes, LLM call spans with token usage, some late outcome spans,
 violations and reopen events), so throughput figures reflect real traffic rather than one
 repeated span. ``fill_every_metric`` gives every KPI metric exactly ``label_sets`` label
-sets, for the scrape benchmark.
+sets, for the scrape benchmark; ``benchmark_render`` times that scrape, the fast writer
+against ``prometheus_client`` alone, in both formats.
 """
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+import statistics
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aikpi import semconv
 
@@ -19,7 +23,7 @@ from aikpi_collector.spanrecord import SpanEvent, SpanRecord
 if TYPE_CHECKING:
     from aikpi_collector.engine import KpiEngine
 
-__all__ = ("fill_every_metric", "pilot_spans")
+__all__ = ("benchmark_render", "fill_every_metric", "pilot_spans")
 
 _MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5")
 _PROVIDERS = {"gpt-4o": "openai", "gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic"}
@@ -171,3 +175,55 @@ def fill_every_metric(engine: KpiEngine, label_sets: int, *, seed: int = 2) -> N
         )
         spans.append(SpanRecord(trace_id, rng.randbytes(8), "workflow", 0, 10**10, False, workflow))
     engine.process_batch(spans, "in_process")
+
+
+def _median_ms(render: Callable[[], Any], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        render()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def benchmark_render(n_label_sets: int = 2000, *, runs: int = 5) -> dict[str, Any]:
+    """Median milliseconds to render ``/metrics`` with ``n_label_sets`` label sets in every
+    KPI metric: ``render_metrics`` (fast writer) against ``render_metrics_reference``
+    (``prometheus_client`` alone), Prometheus text and OpenMetrics.
+
+    Keys: ``{text,openmetrics}_{fast,reference}_ms``, ``{text,openmetrics}_first_fast_ms``
+    (the first scrape, which also escapes and caches every series' label text),
+    ``{text,openmetrics}_identical`` (the two bodies are byte for byte equal), ``samples``
+    and ``text_bytes``, ``label_sets``, ``runs``.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from aikpi_collector.config import CollectorConfig
+    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.exposition import (
+        OPENMETRICS_ACCEPT,
+        render_metrics,
+        render_metrics_reference,
+    )
+
+    registry = CollectorRegistry()
+    engine = KpiEngine(CollectorConfig(cardinality_limit=max(2000, n_label_sets)), registry)
+    fill_every_metric(engine, n_label_sets)
+    result: dict[str, Any] = {"label_sets": n_label_sets, "runs": runs}
+    for fmt, accept in (("text", None), ("openmetrics", OPENMETRICS_ACCEPT)):
+        started = time.perf_counter()
+        fast, _ = render_metrics(registry, accept)
+        first = (time.perf_counter() - started) * 1000
+        reference, _ = render_metrics_reference(registry, accept)
+        result[f"{fmt}_first_fast_ms"] = first
+        result[f"{fmt}_identical"] = fast == reference
+        result[f"{fmt}_fast_ms"] = _median_ms(lambda a=accept: render_metrics(registry, a), runs)
+        result[f"{fmt}_reference_ms"] = _median_ms(
+            lambda a=accept: render_metrics_reference(registry, a), runs
+        )
+        if fmt == "text":
+            result["samples"] = sum(
+                1 for line in fast.splitlines() if line and not line.startswith(b"#")
+            )
+            result["text_bytes"] = len(fast)
+    return result

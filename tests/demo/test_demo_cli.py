@@ -66,7 +66,20 @@ def test_demo_rejects_bad_sizes() -> None:
     assert "--units must be >= 1" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_demo_serve_keeps_metrics_up_until_interrupted() -> None:
+def workflows_total(url: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "aikpi_workflows_total" and sample.labels["status"] != "reopened"
+    )
+
+
+def test_demo_serve_keeps_metrics_up_and_live_until_interrupted() -> None:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -79,6 +92,10 @@ def test_demo_serve_keeps_metrics_up_until_interrupted() -> None:
             "--serve",
             "--metrics-port",
             str(port),
+            "--live-units",
+            "5",
+            "--live-interval",
+            "0.5",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -94,9 +111,13 @@ def test_demo_serve_keeps_metrics_up_until_interrupted() -> None:
         assert any("Ctrl-C to stop" in line for line in seen), "".join(seen)
         url = f"http://127.0.0.1:{port}/metrics"
         wait_http_ok(url, timeout=10)
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body = response.read().decode()
-        assert 'cohort="baseline"' in body and "aikpi_workflows_total{" in body
+        first = workflows_total(url)
+        assert first >= 120  # the pilot, counted before the scorecard was printed
+        # live traffic goes on, so Prometheus rate()/increase() see something
+        deadline = time.monotonic() + 30
+        while workflows_total(url) < first + 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert workflows_total(url) >= first + 5
         assert process.poll() is None, "the demo exited although --serve was given"
         process.send_signal(signal.SIGINT)
         stdout, rest = process.communicate(timeout=30)

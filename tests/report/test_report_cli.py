@@ -168,7 +168,7 @@ def test_markdown_format_is_a_table_per_workflow(pilot) -> None:
     assert all(line.count(" | ") == 5 for line in rows)
     verdict_rows = [line for line in rows if "**" in line]
     assert [line.split(" | ")[0].lstrip("| ") for line in verdict_rows] == list(AREAS)
-    assert any(line.startswith("_evidence (AI-assisted / baseline): runs ") for line in lines)
+    assert any(line.startswith("_evidence: runs ") and "95 % CI" in line for line in lines)
 
 
 def test_table_format_and_plot(pilot, tmp_path) -> None:

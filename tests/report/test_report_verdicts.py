@@ -295,7 +295,7 @@ def test_governance_good_when_at_or_below_baseline() -> None:
 def test_governance_warning_when_clearly_higher() -> None:
     lvl, text = level(governance_verdict, good_ai(violations=30), base(violations=1))
     assert lvl is Level.WARNING
-    assert text == "150.0 violations per 1,000 steps vs 5.0 baseline at 200 steps: warning sign"
+    assert text == "150.0 vs 5.0 violations per 1,000 steps: warning sign"
 
 
 def test_governance_not_enough_evidence_when_higher_within_noise() -> None:

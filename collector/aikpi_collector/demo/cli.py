@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aikpi_collector.demo.clock import SimulatedClock
+    from aikpi_collector.demo.pipeline import PilotSender
     from aikpi_collector.demo.simulate import RunEvent
     from aikpi_collector.server import CollectorServer
 
@@ -23,7 +23,6 @@ __all__ = ("DEFAULT_SEED", "DEFAULT_UNITS", "add_arguments", "run", "run_pilot")
 DEFAULT_SEED = 7
 DEFAULT_UNITS = 800
 _SERVE_METRICS_PORT = 9464
-_FLUSH_TIMEOUT_SECONDS = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the collector (and /metrics) up after the scorecard, until Ctrl-C",
     )
     parser.add_argument(
+        "--live-units",
+        type=int,
+        default=10,
+        help="with --serve: new runs sent every --live-interval seconds (0: none; default 10)",
+    )
+    parser.add_argument(
+        "--live-interval",
+        type=float,
+        default=5.0,
+        help="with --serve: seconds between live batches (default 5)",
+    )
+    parser.add_argument(
         "--metrics-port",
         type=int,
         default=None,
         help=f"/metrics port (default: a free one; {_SERVE_METRICS_PORT} with --serve)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the collector binds (default 127.0.0.1; 0.0.0.0 to let a container scrape)",
     )
     parser.add_argument("--http-port", type=int, default=0, help="OTLP/HTTP port (default: free)")
     parser.add_argument("--grpc-port", type=int, default=0, help="OTLP/gRPC port (default: free)")
@@ -65,64 +81,50 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _received(server: CollectorServer) -> float:
-    total = 0.0
-    for metric in server.registry.collect():
-        for sample in metric.samples:
-            if sample.name == "aikpi_collector_spans_received_total":
-                total += sample.value
-    return total
-
-
 def run_pilot(
     server: CollectorServer, *, units: int, seed: int, days: float, show_progress: bool = True
 ) -> list[RunEvent]:
-    """Replay a pilot into a started ``CollectorServer``; returns the planned runs.
+    """Replay a seeded pilot into a started ``CollectorServer``; returns the planned runs.
 
-    Uses a tracer provider of its own with the official OTLP/HTTP exporter pointed at the
-    server, and returns only once the collector has received every exported span.
+    Returns only once the collector has counted every exported span.
     """
-    import aikpi
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    from aikpi_collector.demo.clock import SimulatedClock, SimulatedClockExporter
-    from aikpi_collector.demo.drive import replay
+    from aikpi_collector.demo.pipeline import PilotSender
     from aikpi_collector.demo.simulate import simulate
 
-    clock = SimulatedClock()
-    exporter = SimulatedClockExporter(
-        OTLPSpanExporter(endpoint=f"http://127.0.0.1:{server.http_port}/v1/traces"), clock
-    )
-    provider = TracerProvider(resource=Resource.create({"service.name": "aikpi-demo"}))
-    provider.add_span_processor(
-        BatchSpanProcessor(
-            exporter,
-            max_queue_size=65536,
-            max_export_batch_size=1024,
-            schedule_delay_millis=200,
-        )
-    )
-    aikpi.configure(service_name="aikpi-demo", tracer_provider=provider)
     runs = simulate(units, seed, now=time.time(), days=days)
-    before = _received(server)
+    sender = PilotSender(server)
     try:
         if show_progress:
-            _replay_with_progress(runs, clock, replay)
+            _send_with_progress(sender, runs)
         else:
-            replay(runs, clock)
-        provider.force_flush(int(_FLUSH_TIMEOUT_SECONDS * 1000))
-        deadline = time.monotonic() + _FLUSH_TIMEOUT_SECONDS
-        while _received(server) - before < exporter.exported and time.monotonic() < deadline:
-            time.sleep(0.05)
+            sender.send(runs)
     finally:
-        provider.shutdown()
+        sender.close()
     return runs
 
 
-def _replay_with_progress(runs: list[RunEvent], clock: SimulatedClock, replay) -> None:
+def _live(server: CollectorServer, args: argparse.Namespace) -> None:
+    """Keep sending a small batch of new runs every few seconds (until Ctrl-C).
+
+    Prometheus's ``rate()``/``increase()`` only see what happens after its first scrape, so
+    boards and ``report --prometheus`` need traffic that goes on while they watch.
+    """
+    from aikpi_collector.demo.pipeline import PilotSender
+    from aikpi_collector.demo.simulate import simulate
+
+    sender = PilotSender(server)
+    try:
+        batch = 0
+        while True:
+            batch += 1
+            runs = simulate(args.live_units, args.seed + batch, now=time.time(), days=args.days)
+            sender.send(runs)
+            time.sleep(args.live_interval)
+    finally:
+        sender.close()
+
+
+def _send_with_progress(sender: PilotSender, runs: list[RunEvent]) -> None:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -141,7 +143,7 @@ def _replay_with_progress(runs: list[RunEvent], clock: SimulatedClock, replay) -
         console=Console(stderr=True),
     ) as progress:
         task = progress.add_task("pilot", total=len(runs), unit="")
-        replay(runs, clock, lambda r: progress.update(task, advance=1, unit=r.unit))
+        sender.send(runs, lambda r: progress.update(task, advance=1, unit=r.unit))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,8 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"--units must be >= 1, got {args.units}")
     if args.days < 3:
         return _fail(f"--days must be >= 3, got {args.days}")
+    if args.live_units < 0 or args.live_interval <= 0:
+        return _fail("--live-units must be >= 0 and --live-interval > 0")
     from aikpi_collector.config import CollectorConfig, LaborCost
     from aikpi_collector.demo.model import LABOR_RATES
+    from aikpi_collector.demo.pipeline import reachable_host
     from aikpi_collector.report import build_scorecards
     from aikpi_collector.report.cli import emit
     from aikpi_collector.report.kpis import NoBaselineError, NoDataError
@@ -170,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     if metrics_port is None:
         metrics_port = _SERVE_METRICS_PORT if args.serve else 0
     config = CollectorConfig(
-        host="127.0.0.1",
+        host=args.host,
         otlp_http_port=args.http_port,
         otlp_grpc_port=args.grpc_port,
         metrics_port=metrics_port,
@@ -186,12 +191,13 @@ def _run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         runs = run_pilot(server, units=args.units, seed=args.seed, days=args.days)
         elapsed = time.monotonic() - started
-        metrics_url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+        metrics_url = f"http://{reachable_host(args.host)}:{server.metrics_port}/metrics"
         try:
             cards = build_scorecards(
                 read_metrics_url(metrics_url),
                 f"simulated {args.days:g} d",
                 window_seconds=args.days * 86400.0,
+                skip_incomplete=True,  # a tiny --units may leave a workflow with one cohort
             )
         except (SourceError, NoDataError, NoBaselineError) as exc:
             return _fail(str(exc))
@@ -207,12 +213,19 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         if status == 0 and args.serve:
+            live = (
+                f"; {args.live_units} new runs every {args.live_interval:g} s"
+                if args.live_units > 0
+                else ""
+            )
             print(
-                f"serving: OTLP/HTTP 127.0.0.1:{server.http_port}, OTLP/gRPC "
-                f"127.0.0.1:{server.grpc_port}, {metrics_url}; Ctrl-C to stop",
+                f"serving on {args.host}: OTLP/HTTP port {server.http_port}, OTLP/gRPC port "
+                f"{server.grpc_port}, {metrics_url}{live}; Ctrl-C to stop",
                 file=sys.stderr,
             )
             try:
+                if args.live_units > 0:
+                    _live(server, args)
                 while True:
                     time.sleep(1.0)
             except KeyboardInterrupt:

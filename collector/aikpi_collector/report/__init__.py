@@ -22,12 +22,12 @@ def build_scorecards(
     thresholds: Thresholds | None = None,
     slo: float = 0.95,
     window_seconds: float | None = None,
+    skip_incomplete: bool = False,
 ) -> list[Scorecard]:
     """One scorecard per workflow (plus all workflows together); raises on no data/baseline.
 
     ``window_seconds``: the window's length when known (Prometheus, the demo), for per-hour value.
+    ``skip_incomplete``: leave out workflows that lack a cohort instead of failing.
     """
-    return [
-        build_scorecard(c, window, thresholds, window_seconds)
-        for c in compare_all(samples, workflow, slo)
-    ]
+    comparisons = compare_all(samples, workflow, slo, skip_incomplete=skip_incomplete)
+    return [build_scorecard(c, window, thresholds, window_seconds) for c in comparisons]

@@ -344,12 +344,17 @@ def compare(samples: MetricSamples, workflow: str | None, slo: float = 0.95) -> 
 
 
 def compare_all(
-    samples: MetricSamples, workflow: str | None = None, slo: float = 0.95
+    samples: MetricSamples,
+    workflow: str | None = None,
+    slo: float = 0.95,
+    *,
+    skip_incomplete: bool = False,
 ) -> list[Comparison]:
     """One comparison per workflow (then all workflows together, when more than one).
 
     Raises :class:`NoDataError` when there are no steps at all (or none for ``workflow``)
-    and :class:`NoBaselineError` when a selected workflow lacks either cohort.
+    and :class:`NoBaselineError` when a selected workflow lacks either cohort (with
+    ``skip_incomplete``, such workflows are left out instead, unless none is left).
     """
     found = workflows_in(samples)
     if not found:
@@ -360,6 +365,9 @@ def compare_all(
             raise NoDataError(f"no data for workflow {workflow!r}; workflows with data: {known}")
         found = {workflow: found[workflow]}
     lacking = sorted(w for w, cohorts in found.items() if not {AI, BASELINE} <= cohorts)
+    if lacking and skip_incomplete and len(lacking) < len(found):
+        found = {w: c for w, c in found.items() if w not in lacking}
+        lacking = []
     if lacking:
         complete = sorted(w for w, cohorts in found.items() if {AI, BASELINE} <= cohorts)
         hint = f"; workflows with both cohorts: {', '.join(complete)}" if complete else ""
@@ -368,6 +376,6 @@ def compare_all(
             f"so there is nothing to compare (pick one with --workflow){hint}"
         )
     comparisons = [compare(samples, name, slo) for name in sorted(found)]
-    if len(comparisons) > 1:
+    if len(comparisons) > 1 and len(found) == len(workflows_in(samples)):
         comparisons.append(compare(samples, None, slo))
     return comparisons

@@ -9,7 +9,7 @@ from aikpi_collector.report.scorecard import Row, Scorecard, Unit, format_value
 from aikpi_collector.report.stats import Interval
 from aikpi_collector.report.verdicts import Level
 
-__all__ = ("evidence_text", "render_table", "to_json", "to_markdown")
+__all__ = ("evidence_lines", "evidence_text", "render_table", "to_json", "to_markdown")
 
 _STYLE = {
     Level.GOOD: "green",
@@ -33,22 +33,28 @@ def _interval(i: Interval | None, unit: Unit) -> str:
     return f"{i.estimate / 60:+.1f} min [{i.low / 60:+.1f}, {i.high / 60:+.1f}]"
 
 
-def evidence_text(card: Scorecard) -> str:
-    """One line: sample sizes per cohort and the two 95 % intervals."""
+def evidence_lines(card: Scorecard) -> list[str]:
+    """Sample sizes per cohort, then the two 95 % intervals of the differences."""
     e = card.evidence
     if e is None:
-        return ""
-    return (
-        f"evidence (AI-assisted / baseline): runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, "
-        f"steps {e.steps[0]:.0f} / {e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / "
-        f"{e.outcomes[1]:.0f}; 95 % CI of the difference: cycle time "
-        f"{_interval(e.cycle_time_diff, Unit.SECONDS)}, acceptance "
-        f"{_interval(e.acceptance_diff, Unit.RATIO)}; minimum {e.min_samples} per cohort"
-    )
+        return []
+    return [
+        f"evidence: runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, steps {e.steps[0]:.0f} / "
+        f"{e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / {e.outcomes[1]:.0f} "
+        f"(AI-assisted / baseline; a verdict needs {e.min_samples} per cohort)",
+        f"95 % CI of AI - baseline: cycle time {_interval(e.cycle_time_diff, Unit.SECONDS)}, "
+        f"acceptance {_interval(e.acceptance_diff, Unit.RATIO)}",
+    ]
+
+
+def evidence_text(card: Scorecard) -> str:
+    """The evidence as one line (Markdown)."""
+    return "; ".join(evidence_lines(card))
 
 
 def render_table(cards: list[Scorecard], console: Any = None, detail: bool = True) -> None:
     """Print one rich table per scorecard (``detail=False``: headline rows only)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -60,7 +66,7 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
         table = Table(
             title=f"aikpi scorecard: {card.workflow} ({card.window})",
             title_justify="left",
-            show_lines=False,
+            box=box.SIMPLE_HEAD if not detail else box.SQUARE,
             expand=False,
         )
         table.add_column("area", style="bold")
@@ -73,7 +79,7 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
         for row in card.rows:
             if not detail and row.verdict is None:
                 continue
-            if row.area != previous_area and previous_area:
+            if detail and row.area != previous_area and previous_area:
                 table.add_section()
             verdict = ""
             if row.verdict is not None:
@@ -88,7 +94,8 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
             )
             previous_area = row.area
         console.print(table)
-        console.print(f"[dim]{evidence_text(card)}[/]")
+        for line in evidence_lines(card):
+            console.print(f"[dim]{line}[/]", highlight=False)
         console.print()
 
 
@@ -153,7 +160,11 @@ def to_markdown(cards: list[Scorecard]) -> str:
         for row in card.rows:
             verdict = ""
             if row.verdict is not None:
-                verdict = f"**{_ICON[row.verdict.level]}**: {row.verdict.text}"
+                label, text = _ICON[row.verdict.level], row.verdict.text
+                if text.startswith(label):  # "not enough evidence: ..." says it already
+                    verdict = f"**{label}**{text[len(label) :]}"
+                else:
+                    verdict = f"**{label}**: {text}"
             cells = [
                 row.area,
                 row.kpi,

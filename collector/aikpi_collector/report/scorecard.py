@@ -111,6 +111,8 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit is Unit.RATIO:
         return f"{value * 100:.1f} %"
     if unit is Unit.USD:
+        if abs(value) < 1:
+            return f"${value:.4f}"
         return f"${value:,.2f}" if abs(value) < 100 else f"${value:,.0f}"
     if unit is Unit.HOURS:
         return f"{value:,.1f} h"

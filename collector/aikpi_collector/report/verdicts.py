@@ -251,7 +251,7 @@ def governance_verdict(c: Comparison, t: Thresholds) -> Verdict:
         return few
     ai = c.ai.violations_per_1000 or 0.0
     base = c.baseline.violations_per_1000 or 0.0
-    rates = f"{ai:.1f} violations per 1,000 steps vs {base:.1f} baseline at {c.ai.steps:.0f} steps"
+    rates = f"{ai:.1f} vs {base:.1f} violations per 1,000 steps"
     if ai <= base:
         return Verdict(Level.GOOD, f"{rates}: good signal")
     diff = diff_proportions_interval(
@@ -261,7 +261,7 @@ def governance_verdict(c: Comparison, t: Thresholds) -> Verdict:
         c.baseline.steps,
     )
     if diff is None or diff.includes_zero:
-        return Verdict(Level.INSUFFICIENT, f"not enough evidence: {rates}, difference within noise")
+        return Verdict(Level.INSUFFICIENT, f"not enough evidence: {rates}, within noise")
     return Verdict(Level.WARNING, f"{rates}: warning sign")
 
 

@@ -167,11 +167,20 @@ def test_sigterm_finishes_in_flight_request_and_exits_zero(tmp_path: Path) -> No
         holder = SlowRequest(collector.traces_url, protobuf_body(build_spans(runs)))
         time.sleep(0.5)  # the request is in flight, its body half sent
         collector.process.terminate()  # SIGTERM
-        time.sleep(0.5)
+        # new connections are soon refused while the in-flight request is still open
+        deadline = time.monotonic() + 10
+        refused = False
+        while not refused and time.monotonic() < deadline:
+            try:
+                httpx.post(collector.traces_url, content=b"", headers=PROTOBUF, timeout=2)
+                time.sleep(0.1)
+            except httpx.TransportError:
+                refused = True
+        assert refused, "the OTLP/HTTP listener stayed open after SIGTERM"
         assert collector.process.poll() is None  # still finishing the request
-        # new connections are refused while the in-flight one completes
-        with pytest.raises(httpx.TransportError):
-            httpx.post(collector.traces_url, content=b"", headers=PROTOBUF, timeout=2)
+        # readiness is withdrawn, the metrics port still answers until the end
+        readyz = collector.metrics_url.removesuffix("/metrics") + "/readyz"
+        assert httpx.get(readyz, timeout=5).status_code == 503
         response = holder.finish()
         assert response.status_code == 200
         assert collector.process.wait(15) == 0

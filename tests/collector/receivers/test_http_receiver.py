@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -250,3 +251,46 @@ def test_wrong_method_and_path(tmp_path: Path) -> None:
         assert httpx.get(collector.traces_url).status_code == 405
         assert httpx.post(collector.http_endpoint + "/v1/metrics", content=b"").status_code == 404
         assert httpx.get(collector.metrics_url.replace("/metrics", "/healthz")).text == "ok\n"
+
+
+def test_chunked_body_over_the_limit_gets_413_while_streaming(tmp_path: Path) -> None:
+    limit = 32 * 1024
+    runs = make_runs(3)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
+        for _ in range(4):
+            yield b"\0" * (limit // 2)
+
+    with running_collector(tmp_path, {"max_request_bytes": limit}) as collector:
+        response = httpx.post(collector.traces_url, content=chunks(), headers=PROTOBUF)
+        assert response.status_code == 413
+        assert "limit" in _status_message(response)
+        good = protobuf_body(build_spans(runs))
+        assert len(good) < limit
+        response = httpx.post(collector.traces_url, content=good, headers=PROTOBUF)
+        assert response.status_code == 200
+        samples = collector.samples()
+    assert_kpis_equal(samples, expected_samples(runs))
+    assert (
+        self_metric(
+            samples,
+            "aikpi_collector_requests_rejected_total",
+            transport="http_protobuf",
+            reason="too_large",
+        )
+        == 1
+    )
+
+
+def test_standard_endpoint_variable_points_an_exporter_at_the_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = make_runs(4)
+    with running_collector(tmp_path) as collector:
+        # what docs/collector.md tells application owners to set
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.http_endpoint)
+        exporter = OTLPSpanExporter()
+        assert exporter.export(build_spans(runs)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        samples = collector.samples()
+    assert_kpis_equal(samples, expected_samples(runs))
