@@ -254,6 +254,15 @@ def test_every_dashboard_query_returns_data(stack: Stack, board_name: str) -> No
 
 def test_default_page_alert_fires_for_the_burning_workflow(stack: Stack) -> None:
     alerts = stack.replicas.wait_for(lambda: stack.replicas.firing_alerts(), timeout=20)
-    pages = {(a["labels"]["alertname"], a["labels"]["workflow"]) for a in alerts}
-    assert ("AikpiErrorBudgetBurnPage", "incident-triage") in pages
-    assert all(workflow != "code-review" for _, workflow in pages), json.dumps(alerts)
+    pages = [a["labels"] for a in alerts if a["labels"]["alertname"] == "AikpiErrorBudgetBurnPage"]
+    # incident-triage's AI outcomes are ~70 % bad (budget 3 %): it pages; code-review's
+    # ~15 % bad (budget 5 %, burn ~3x) may ticket but never pages.
+    assert pages == [
+        {
+            "alertname": "AikpiErrorBudgetBurnPage",
+            "severity": "page",
+            "slo": "ai-outcome",
+            "workflow": "incident-triage",
+            "objective": "97",
+        }
+    ], json.dumps(alerts)
