@@ -96,9 +96,10 @@ def write_histogram(family: HistogramFamily, out: list[str], openmetrics: bool) 
         text = "0.0"
         for le, count, exemplar in zip(les, counts, exemplars, strict=True):
             running += count
-            text = counts_text.get(running)
-            if text is None:
-                text = counts_text[running] = fmt(running)
+            found = counts_text.get(running)
+            if found is None:
+                found = counts_text[running] = fmt(running)
+            text = found
             if openmetrics and exemplar is not None:
                 append(f"{head}{le}{tail}{text}{_exemplar_text(*exemplar)}\n")
             else:

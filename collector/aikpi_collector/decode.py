@@ -56,17 +56,26 @@ def _pb_complex_value(value: Any, kind: str) -> Any:
 
 
 def _pb_attributes(key_values: Any) -> dict[str, Any]:
-    """Repeated ``KeyValue`` to a dict (empty values are skipped)."""
+    """Repeated ``KeyValue`` to a dict (empty values are skipped).
+
+    A non-empty ``string_value`` can only be read from a value whose oneof is set to it
+    (any other member makes it read as ``""``), so the common string case costs one field
+    read instead of ``WhichOneof`` plus a read; everything else takes the general branch.
+    """
     attributes: dict[str, Any] = {}
     for kv in key_values:
         value = kv.value
+        text = value.string_value
+        if text:
+            attributes[kv.key] = text
+            continue
         kind = value.WhichOneof("value")
-        if kind == "string_value":
-            attributes[kv.key] = value.string_value
-        elif kind == "int_value":
+        if kind == "int_value":
             attributes[kv.key] = value.int_value
         elif kind == "double_value":
             attributes[kv.key] = value.double_value
+        elif kind == "string_value":
+            attributes[kv.key] = text
         elif kind == "bool_value":
             attributes[kv.key] = value.bool_value
         elif kind is not None:
@@ -109,21 +118,6 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
                 span_id = span.span_id
                 if len(trace_id) != 16 or len(span_id) != 8:
                     raise DecodeError(_bad_ids_message(request))
-                attributes: dict[str, Any] = {}
-                for kv in span.attributes:
-                    # explicit branches: constant attribute names beat getattr(value, kind)
-                    value = kv.value
-                    kind = value.WhichOneof("value")
-                    if kind == "string_value":
-                        attributes[kv.key] = value.string_value
-                    elif kind == "int_value":
-                        attributes[kv.key] = value.int_value
-                    elif kind == "double_value":
-                        attributes[kv.key] = value.double_value
-                    elif kind == "bool_value":
-                        attributes[kv.key] = value.bool_value
-                    elif kind is not None:
-                        attributes[kv.key] = _pb_complex_value(value, kind)
                 events = span.events
                 append(
                     record_cls(
@@ -133,7 +127,7 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
                         span.start_time_unix_nano,
                         span.end_time_unix_nano,
                         span.status.code == error_code,
-                        attributes,
+                        attrs_of(span.attributes),
                         [event_cls(e.name, attrs_of(e.attributes)) for e in events]
                         if events
                         else [],

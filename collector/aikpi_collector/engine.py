@@ -14,6 +14,7 @@ Spans with neither are ignored.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,7 +94,13 @@ _CACHE_CREATION = (
     semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS,
 )
 
+_USAGE_KEYS = frozenset((*_INPUT, *_OUTPUT, *_CACHE_READ, *_CACHE_CREATION, semconv.COST_USD))
+"""Every attribute :meth:`KpiEngine._usage` reads first; a span with none of them has no usage."""
+_MAX_FLOAT = sys.float_info.max
+"""``0.0 <= x <= _MAX_FLOAT`` holds exactly for the finite floats >= 0 (not NaN, not inf)."""
+
 _DIMS_CACHE_SIZE = 8192
+_MAX_NAME_LENGTH = semconv.MAX_NAME_LENGTH
 _WORKFLOW_STATUS = semconv.WORKFLOW_STATUS
 _WORKFLOW_EVENT = semconv.WORKFLOW_EVENT
 
@@ -110,12 +117,6 @@ class BatchResult:
     duplicates: int
     error_message: str
     """Readable summary of the first rejections; ``""`` when none was rejected."""
-
-
-def _seconds(span: SpanRecord) -> float:
-    """Span duration in seconds, 0 when the clock went backwards."""
-    nanos = span.end_unix_nano - span.start_unix_nano
-    return nanos / 1e9 if nanos > 0 else 0.0
 
 
 def _span_label(span: SpanRecord) -> str:
@@ -210,8 +211,9 @@ class KpiEngine:
     def _process(self, span: SpanRecord) -> None:
         """Check every value of ``span``, then update; the caller holds the engine lock."""
         attributes = span.attributes
-        span_type = attributes.get(_SPAN_TYPE)
-        workflow = attributes.get(_WORKFLOW_NAME)
+        get = attributes.get
+        span_type = get(_SPAN_TYPE)
+        workflow = get(_WORKFLOW_NAME)
         if span_type is None and workflow is None:
             return  # not an aikpi span and no workflow dimensions: nothing to count
 
@@ -231,7 +233,7 @@ class KpiEngine:
                     outcome, correction, review = _outcome_values(attributes)
                 else:  # refuse bad values even when they would not be counted
                     for key in (_CORRECTION, _REVIEW):
-                        value = attributes.get(key)
+                        value = get(key)
                         if value is not None:
                             check_nonneg(key, value)
             elif span_type == _OUTCOME:
@@ -243,13 +245,13 @@ class KpiEngine:
                     )
                 outcome, correction, review = _outcome_values(attributes)
             elif span_type == _WORKFLOW:
-                status = attributes.get(_WORKFLOW_STATUS)
+                status = get(_WORKFLOW_STATUS)
                 if status is None:
                     status = _FAILED if span.status_error else _COMPLETED
                 elif type(status) is not str or status not in _STATUSES:
                     status = check_word(_WORKFLOW_STATUS, status, _STATUSES, "invalid_status")
             elif span_type == _WORKFLOW_EVENT_TYPE:
-                status = attributes.get(_WORKFLOW_EVENT)
+                status = get(_WORKFLOW_EVENT)
                 if status is None:
                     raise SpanRejected(
                         "missing_attribute",
@@ -257,31 +259,36 @@ class KpiEngine:
                         f"allowed: {', '.join(sorted(_EVENTS))}",
                     )
                 status = check_word(_WORKFLOW_EVENT, status, _EVENTS, "invalid_event")
-            usage = self._usage(attributes)
+            # most spans carry no usage at all: one C-level scan instead of nine lookups
+            if not _USAGE_KEYS.isdisjoint(attributes):
+                usage = self._usage(attributes)
             if span.events:
                 policies = _policies(span)
         except SpanRejected as exc:
             raise SpanRejected(exc.reason, f"{_span_label(span)}: {exc.message}") from None
 
-        # 2. Update.
+        # 2. Update. Label tuples are spelled out (no ``(*dims, x)`` list round trip).
         context: ExemplarContext | None = None
         if self._exemplars:
-            correlation_id = attributes.get(_CORRELATION_ID)
+            correlation_id = get(_CORRELATION_ID)
             if correlation_id is not None and type(correlation_id) is not str:
                 correlation_id = str(correlation_id)
             context = (span.trace_id, correlation_id, span.end_unix_nano / 1e9)
         metrics = self.metrics
+        wf, step, cohort, team = dims
         if span_type == _STEP:
-            metrics.steps.inc((*dims, status), 1.0, context)
-            metrics.step_duration.observe(dims, _seconds(span), context)
+            nanos = span.end_unix_nano - span.start_unix_nano
+            metrics.steps.inc((wf, step, cohort, team, status), 1.0, context)
+            metrics.step_duration.observe(dims, nanos / 1e9 if nanos > 0 else 0.0, context)
         elif span_type == _WORKFLOW:
-            wf_dims = (dims[0], dims[2], dims[3])
-            metrics.workflows.inc((*wf_dims, status), 1.0, context)
-            metrics.workflow_duration.observe(wf_dims, _seconds(span), context)
+            nanos = span.end_unix_nano - span.start_unix_nano
+            wf_dims = (wf, cohort, team)
+            metrics.workflows.inc((wf, cohort, team, status), 1.0, context)
+            metrics.workflow_duration.observe(wf_dims, nanos / 1e9 if nanos > 0 else 0.0, context)
         elif span_type == _WORKFLOW_EVENT_TYPE:
-            metrics.workflows.inc((dims[0], dims[2], dims[3], status), 1.0, context)
+            metrics.workflows.inc((wf, cohort, team, status), 1.0, context)
         if outcome is not None:
-            metrics.outcomes.inc((*dims, outcome), 1.0, context)
+            metrics.outcomes.inc((wf, step, cohort, team, outcome), 1.0, context)
             if correction is not None:
                 metrics.correction.observe(dims, correction, context)
             if review is not None:
@@ -291,7 +298,7 @@ class KpiEngine:
         if policies:
             inc = metrics.policy_violations.inc
             for policy in policies:
-                inc((*dims, policy), 1.0, context)
+                inc((wf, step, cohort, team, policy), 1.0, context)
 
     def _dims(
         self, attributes: dict[str, Any], span_type: str | None, workflow: Any
@@ -380,7 +387,10 @@ class KpiEngine:
         if model is None:
             model_key = _REQUEST_MODEL
             model = attributes.get(_REQUEST_MODEL)
-        model = UNKNOWN_MODEL if model is None else check_name(model_key, model)
+        if model is None:
+            model = UNKNOWN_MODEL
+        elif type(model) is not str or not 0 < len(model) <= _MAX_NAME_LENGTH:
+            model = check_name(model_key, model)  # raises: the value is not a valid name
         if not has_tokens:
             return (model, 0, 0, 0, 0, explicit, False)
         input_total = input_total or 0
@@ -405,19 +415,20 @@ class KpiEngine:
         return (model, uncached, output, cache_read, cache_creation, cost, unpriced)
 
     def _count_usage(
-        self, dims: tuple[str, ...], usage: _Usage, context: ExemplarContext | None
+        self, dims: tuple[str, str, str, str], usage: _Usage, context: ExemplarContext | None
     ) -> None:
         model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
+        wf, step, cohort, team = dims
         inc = self.metrics.tokens.inc
         if uncached:
-            inc((*dims, model, "input"), uncached, context)
+            inc((wf, step, cohort, team, model, "input"), uncached, context)
         if output:
-            inc((*dims, model, "output"), output, context)
+            inc((wf, step, cohort, team, model, "output"), output, context)
         if cache_read:
-            inc((*dims, model, "cache_read"), cache_read, context)
+            inc((wf, step, cohort, team, model, "cache_read"), cache_read, context)
         if cache_creation:
-            inc((*dims, model, "cache_creation"), cache_creation, context)
-        self.metrics.cost.inc((*dims, model), cost, context)
+            inc((wf, step, cohort, team, model, "cache_creation"), cache_creation, context)
+        self.metrics.cost.inc((wf, step, cohort, team, model), cost, context)
         if unpriced:
             self._count_unpriced(model)
 
@@ -437,14 +448,17 @@ class KpiEngine:
 
 
 def _outcome_values(attributes: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """The outcome word and its seconds; a finite float >= 0 skips ``check_nonneg``."""
     outcome = attributes[_OUTCOME_KEY]
     if type(outcome) is not str or outcome not in _OUTCOMES:
         outcome = check_word(_OUTCOME_KEY, outcome, _OUTCOMES, "invalid_outcome")
     correction = attributes.get(_CORRECTION)
-    if correction is not None:
+    if correction is not None and (
+        type(correction) is not float or not 0.0 <= correction <= _MAX_FLOAT
+    ):
         correction = check_nonneg(_CORRECTION, correction)
     review = attributes.get(_REVIEW)
-    if review is not None:
+    if review is not None and (type(review) is not float or not 0.0 <= review <= _MAX_FLOAT):
         review = check_nonneg(_REVIEW, review)
     return outcome, correction, review
 

@@ -8,6 +8,7 @@ every later span is a few multiplications.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ __all__ = ("PriceBook", "UnitPrices")
 
 _MTOK = 1_000_000.0
 _PROBE = 1000
+_TABLE_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +122,29 @@ def _from_table(model: str, provider: str | None) -> UnitPrices | _Tiered | None
     return _Tiered(starts=starts, bands=tuple(bands))
 
 
+@functools.lru_cache(maxsize=_TABLE_CACHE_SIZE)
+def _table_prices(model: str, provider: str | None) -> UnitPrices | _Tiered | None:
+    """:func:`_from_table`, memoised for the process: the table is static, and a fresh
+    engine (a test, an in-process processor) should not pay milliseconds per model again."""
+    return _from_table(model, provider)
+
+
 class PriceBook:
     """Cost of a call from its token counts; thread-safe, looks each model up once."""
 
     def __init__(self, overrides: Mapping[str, ModelPrice] | None = None) -> None:
         self._overrides = {name: _from_override(p) for name, p in (overrides or {}).items()}
-        self._table: dict[tuple[str, str | None], UnitPrices | _Tiered | None] = {}
+        self._resolved: dict[tuple[str, str | None], UnitPrices | _Tiered | None] = {}
+        """Prices per (model, provider), override or table, misses (``None``) included."""
         self._lock = threading.Lock()
+
+    def _resolve(self, key: tuple[str, str | None]) -> UnitPrices | _Tiered | None:
+        """First sighting of (model, provider): the override, else the table (slow path)."""
+        with self._lock:
+            if key not in self._resolved:
+                found = self._overrides.get(key[0])
+                self._resolved[key] = found if found is not None else _table_prices(*key)
+            return self._resolved[key]
 
     def cost(
         self,
@@ -140,20 +158,16 @@ class PriceBook:
         """US dollars for one call, or ``None`` when the model has no known price.
 
         ``input_total`` includes the cached tokens (GenAI semconv); the uncached part is
-        priced at the input rate, the cached parts at their own rates.
+        priced at the input rate, the cached parts at their own rates. Overrides win over
+        the table. One dict lookup per call once (model, provider) has been seen.
         """
-        prices: UnitPrices | _Tiered | None = self._overrides.get(model)
+        key = (model, provider)
+        try:
+            prices = self._resolved[key]
+        except KeyError:
+            prices = self._resolve(key)
         if prices is None:
-            key = (model, provider)
-            try:
-                prices = self._table[key]
-            except KeyError:
-                with self._lock:
-                    if key not in self._table:
-                        self._table[key] = _from_table(model, provider)
-                    prices = self._table[key]
-            if prices is None:
-                return None
+            return None
         if type(prices) is _Tiered:
             prices = prices.unit_prices(input_total)
         uncached = input_total - cache_read - cache_creation

@@ -33,7 +33,9 @@ __all__ = (
 
 def builder() -> ModuleType:
     """``grafana/build_dashboards.py`` imported as a module (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("aikpi_build_dashboards", GRAFANA / "build_dashboards.py")
+    spec = importlib.util.spec_from_file_location(
+        "aikpi_build_dashboards", GRAFANA / "build_dashboards.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
@@ -43,7 +45,9 @@ def builder() -> ModuleType:
 
 def dashboards() -> dict[str, dict[str, Any]]:
     """File name -> parsed JSON of every checked-in board."""
-    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARDS.glob("*.json"))}
+    return {
+        p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARDS.glob("*.json"))
+    }
 
 
 def panel_queries(board: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -56,7 +60,9 @@ def panel_queries(board: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str,
     ]
 
 
-def substitute(expr: str, values: dict[str, str], rate_interval: str = "1m", range_: str = "5m") -> str:
+def substitute(
+    expr: str, values: dict[str, str], rate_interval: str = "1m", range_: str = "5m"
+) -> str:
     """Replace Grafana variables as Grafana would: ``$var`` / ``${var}`` with a regex of
     ``values[var]`` and the built-ins ``$__rate_interval``, ``$__interval``, ``$__range``."""
     builtins = {"__rate_interval": rate_interval, "__interval": rate_interval, "__range": range_}

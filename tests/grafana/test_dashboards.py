@@ -25,7 +25,6 @@ from grafana_files import (
     rule_expressions,
     substitute,
 )
-
 from support.binaries import require_binary
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -85,9 +84,9 @@ def test_panels_ids_queries_and_datasource(name: str) -> None:
             assert target["datasource"] == DS, panel["title"]
             assert target["expr"].strip(), panel["title"]
         if any("_bucket" in t["expr"] for t in panel["targets"]):
-            assert all(t.get("exemplar") for t in panel["targets"] if "aikpi_collector" not in t["expr"]), (
-                f"histogram panel {panel['title']!r} must show exemplars"
-            )
+            assert all(
+                t.get("exemplar") for t in panel["targets"] if "aikpi_collector" not in t["expr"]
+            ), f"histogram panel {panel['title']!r} must show exemplars"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_UIDS))
@@ -95,7 +94,7 @@ def test_grid_positions_do_not_overlap(name: str) -> None:
     boxes = []
     for panel in BOARDS[name]["panels"]:
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, panel["title"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel["title"]
         assert pos["h"] > 0 and pos["w"] > 0
         boxes.append((panel["title"], pos["x"], pos["y"], pos["x"] + pos["w"], pos["y"] + pos["h"]))
     for a, b in combinations(boxes, 2):
@@ -130,7 +129,9 @@ def test_scorecard_has_a_row_per_area_and_both_cohorts() -> None:
     rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
     assert rows == ["Speed", "Quality", "Rework", "Cost", "Adoption", "Governance", "Value"]
     titles = [p["title"] for p in board["panels"] if p["type"] != "row"]
-    assert sum("counter-metric" in t for t in titles) >= len(rows), "each area pairs a counter-metric"
+    assert sum("counter-metric" in t for t in titles) >= len(rows), (
+        "each area pairs a counter-metric"
+    )
     for panel, target in panel_queries(board):
         if "cohort" not in target["legendFormat"] and panel["title"] not in (
             "Net productivity gain per day",
@@ -150,7 +151,9 @@ def test_boards_read_only_catalogue_metrics_and_defined_records() -> None:
         for panel, target in panel_queries(board):
             expr = target["expr"]
             for record, prefix in re.findall(r"\b([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)\b(\.\+)?", expr):
-                defined = any(r.startswith(record) for r in records) if prefix else record in records
+                defined = (
+                    any(r.startswith(record) for r in records) if prefix else record in records
+                )
                 assert defined, f"{panel['title']!r} reads undefined {record}"
             for metric in _metric_names(expr):
                 assert metric in CATALOGUE, f"{panel['title']!r} reads unknown metric {metric}"
@@ -159,7 +162,14 @@ def test_boards_read_only_catalogue_metrics_and_defined_records() -> None:
 def test_every_expression_parses_with_promtool(tmp_path: Path) -> None:
     promtool = require_binary("promtool")
     rules = []
-    values = {"workflow": ".*", "step": ".*", "team": ".*", "model": ".*", "slo": ".*", "instance": ".*"}
+    values = {
+        "workflow": ".*",
+        "step": ".*",
+        "team": ".*",
+        "model": ".*",
+        "slo": ".*",
+        "instance": ".*",
+    }
     for name, board in BOARDS.items():
         for panel, target in panel_queries(board):
             rules.append(
@@ -173,16 +183,27 @@ def test_every_expression_parses_with_promtool(tmp_path: Path) -> None:
             if variable["type"] == "query":
                 inner = re.fullmatch(r"label_values\((.*),\s*\w+\)", variable["definition"])
                 assert inner, variable["definition"]
-                rules.append({"record": f"check:var_{len(rules)}:expr", "expr": substitute(inner.group(1), values)})
+                rules.append(
+                    {
+                        "record": f"check:var_{len(rules)}:expr",
+                        "expr": substitute(inner.group(1), values),
+                    }
+                )
     path = tmp_path / "board-queries.rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "boards", "rules": rules}]}), encoding="utf-8")
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    path.write_text(
+        yaml.safe_dump({"groups": [{"name": "boards", "rules": rules}]}), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
 def test_datasource_provisioning_links_exemplars_to_the_trace_store() -> None:
-    doc = yaml.safe_load((GRAFANA / "provisioning/datasources/aikpi.yml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load(
+        (GRAFANA / "provisioning/datasources/aikpi.yml").read_text(encoding="utf-8")
+    )
     by_uid = {ds["uid"]: ds for ds in doc["datasources"]}
     prometheus = by_uid["prometheus"]
     assert prometheus["type"] == "prometheus"
@@ -192,7 +213,9 @@ def test_datasource_provisioning_links_exemplars_to_the_trace_store() -> None:
 
 
 def test_dashboard_provisioning_points_at_the_mounted_boards() -> None:
-    doc = yaml.safe_load((GRAFANA / "provisioning/dashboards/aikpi.yml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load(
+        (GRAFANA / "provisioning/dashboards/aikpi.yml").read_text(encoding="utf-8")
+    )
     (provider,) = doc["providers"]
     assert provider["type"] == "file"
     compose = (GRAFANA.parent / "deploy/docker-compose.yml").read_text(encoding="utf-8")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import yaml
 from grafana_files import GRAFANA, REPO
-
 from support.binaries import require_binary
 
 DEPLOY = REPO / "deploy"
@@ -27,9 +26,15 @@ def _compose() -> dict:
 
 def test_compose_parses_and_runs_the_whole_stack() -> None:
     services = _compose()["services"]
-    assert {"aikpi-1", "aikpi-2", "otel-collector", "tempo", "prometheus", "alertmanager", "grafana"} <= set(
-        services
-    )
+    assert {
+        "aikpi-1",
+        "aikpi-2",
+        "otel-collector",
+        "tempo",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    } <= set(services)
 
 
 def test_every_mounted_file_exists() -> None:
@@ -78,7 +83,9 @@ def test_prometheus_config_is_valid_and_scrapes_every_replica(tmp_path: Path) ->
     config["rule_files"] = [str(GRAFANA / "rules" / "*.yml")]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 2 rule files found" in result.stdout
 
@@ -99,7 +106,10 @@ def test_alertmanager_routes_page_and_ticket_to_different_receivers() -> None:
         return result.stdout.strip()
 
     assert receiver("alertname=AikpiErrorBudgetBurnPage", "severity=page", "workflow=w") == "pager"
-    assert receiver("alertname=AikpiErrorBudgetBurnTicket", "severity=ticket", "workflow=w") == "tickets"
+    assert (
+        receiver("alertname=AikpiErrorBudgetBurnTicket", "severity=ticket", "workflow=w")
+        == "tickets"
+    )
     assert receiver("alertname=Other") == "tickets"
 
 

@@ -16,21 +16,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import aikpi
 import aikpi.testing
 import pytest
 from aikpi.semconv import COHORT, CORRELATION_ID, OUTCOME, SPAN_TYPE, STEP_NAME, WORKFLOW_NAME
 from grafana_files import RULES, dashboards, panel_queries, rule_expressions, substitute
+from grafana_workload import RoundRobinExporter, Truth, run_wave
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from workload import RoundRobinExporter, Truth, run_wave
-
 from support.collector import CollectorProcess, running_collector
 from support.prometheus import PrometheusProcess, running_prometheus
 
@@ -85,7 +83,9 @@ def _differences(prom: PrometheusProcess, truth: Truth) -> str:
         got, want = _sums(prom, metric), truth.by(metric)
         for key in sorted(set(got) | set(want), key=sorted):
             if got.get(key) != want.get(key):
-                lines.append(f"{metric}{dict(sorted(key))}: got {got.get(key)} want {want.get(key)}")
+                lines.append(
+                    f"{metric}{dict(sorted(key))}: got {got.get(key)} want {want.get(key)}"
+                )
     return "\n".join(lines[:40])
 
 
@@ -144,13 +144,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running_collector(tmp / "a", COLLECTOR_CONFIG) as a,
         running_collector(tmp / "b", COLLECTOR_CONFIG) as b,
         running_collector(tmp / "s", COLLECTOR_CONFIG) as s,
-        running_prometheus(tmp / "p1", targets=[_host_port(a), _host_port(b)], rule_files=rule_files) as p1,
+        running_prometheus(
+            tmp / "p1", targets=[_host_port(a), _host_port(b)], rule_files=rule_files
+        ) as p1,
         running_prometheus(tmp / "p2", targets=[_host_port(s)]) as p2,
     ):
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(HttpExporter(endpoint=s.traces_url)))
         round_robin = RoundRobinExporter(
-            [HttpExporter(endpoint=a.traces_url), GrpcExporter(endpoint=b.grpc_endpoint, insecure=True)]
+            [
+                HttpExporter(endpoint=a.traces_url),
+                GrpcExporter(endpoint=b.grpc_endpoint, insecure=True),
+            ]
         )
         provider.add_span_processor(BatchSpanProcessor(round_robin, max_export_batch_size=16))
         # Prometheus applies new targets after a few seconds: start once both scrape, so the
@@ -173,8 +178,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 _probe_collector_health(a, round_)
                 time.sleep(1.5)
             p1.wait_for(
-                lambda: p1.query("aikpi_collector_duplicate_spans_total > 1")
-                and p1.query("rate(aikpi_collector_label_sets_overflowed_total[1m]) > 0"),
+                lambda: (
+                    p1.query("aikpi_collector_duplicate_spans_total > 1")
+                    and p1.query("rate(aikpi_collector_label_sets_overflowed_total[1m]) > 0")
+                ),
                 timeout=30,
             )
             yield Stack(p1, p2, truth, exact_at, a)
@@ -213,7 +220,9 @@ def test_every_rule_is_healthy_and_every_recording_rule_returns_data(stack: Stac
     objectives = stack.replicas.values("slo:objective:ratio")
     assert objectives == {
         frozenset({("slo", "ai-outcome"), ("workflow", "code-review"), ("objective", "95")}): 0.95,
-        frozenset({("slo", "ai-outcome"), ("workflow", "incident-triage"), ("objective", "97")}): 0.97,
+        frozenset(
+            {("slo", "ai-outcome"), ("workflow", "incident-triage"), ("objective", "97")}
+        ): 0.97,
     }
 
 
@@ -222,7 +231,9 @@ def _variable_values(prom: PrometheusProcess, definition: str, chosen: dict[str,
     assert match, definition
     selector = substitute(match.group(1), chosen)
     label = match.group(2)
-    values = sorted({item["metric"][label] for item in prom.query(f"group by ({label}) ({selector})")})
+    values = sorted(
+        {item["metric"][label] for item in prom.query(f"group by ({label}) ({selector})")}
+    )
     assert values, f"variable {definition} has no values"
     # as Grafana does: regex-escape each value, then escape the backslashes for PromQL
     return "(" + "|".join(re.escape(v).replace("\\", "\\\\") for v in values) + ")"
@@ -234,7 +245,9 @@ def test_every_dashboard_query_returns_data(stack: Stack, board_name: str) -> No
     chosen: dict[str, str] = {}
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":  # in order: later variables use earlier ones
-            chosen[variable["name"]] = _variable_values(stack.replicas, variable["definition"], chosen)
+            chosen[variable["name"]] = _variable_values(
+                stack.replicas, variable["definition"], chosen
+            )
     empty = []
     for panel, target in panel_queries(board):
         expr = substitute(target["expr"], chosen, rate_interval="2m", range_="5m")
@@ -244,11 +257,13 @@ def test_every_dashboard_query_returns_data(stack: Stack, board_name: str) -> No
         if target.get("exemplar"):
             raw = expr[expr.index("rate(") + 5 : expr.index("[")]
             now = time.time()
-            exemplars = stack.replicas.api("query_exemplars", query=raw, start=f"{now - 300:.0f}", end=f"{now:.0f}")
-            labels = [e["labels"] for series in exemplars for e in series["exemplars"]]
-            assert labels and all(re.fullmatch(r"[0-9a-f]{32}", lab["trace_id"]) for lab in labels), (
-                f"no trace_id exemplars for {panel['title']}"
+            exemplars = stack.replicas.api(
+                "query_exemplars", query=raw, start=f"{now - 300:.0f}", end=f"{now:.0f}"
             )
+            labels = [e["labels"] for series in exemplars for e in series["exemplars"]]
+            assert labels and all(
+                re.fullmatch(r"[0-9a-f]{32}", lab["trace_id"]) for lab in labels
+            ), f"no trace_id exemplars for {panel['title']}"
     assert not empty, "queries without data:\n" + "\n".join(empty)
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from grafana_files import GRAFANA, REPO, RULES
-
 from aikpi_collector.slo import SLOSpec, SpecError, load_spec, parse_duration
 from aikpi_collector.slo.generate import generated_files
+from grafana_files import GRAFANA, REPO, RULES
 from support.binaries import require_binary
 
 SPEC = GRAFANA / "slo.yaml"
@@ -149,7 +148,12 @@ def test_default_spec_values() -> None:
                 "alerting": {
                     "window_set": "custom",
                     "windows": [
-                        {"severity": "page", "burn_rate": 2, "long_window": "5m", "short_window": "1h"}
+                        {
+                            "severity": "page",
+                            "burn_rate": 2,
+                            "long_window": "5m",
+                            "short_window": "1h",
+                        }
                     ],
                 }
             },
@@ -189,7 +193,12 @@ def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> No
             "alerting": {
                 "window_set": "custom",
                 "windows": [
-                    {"severity": "page", "burn_rate": 14.4, "long_window": "1m", "short_window": "10s"}
+                    {
+                        "severity": "page",
+                        "burn_rate": 14.4,
+                        "long_window": "1m",
+                        "short_window": "10s",
+                    }
                 ],
                 "for": {"page": "30s"},
                 "labels": {"team": "sre"},
@@ -197,7 +206,7 @@ def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> No
             "workflows": {"a.b": {"objective": 99}, "c": {"objective": 99}},
         }
     )
-    (name, text), = generated_files(spec, "fast.yaml").items()
+    ((name, text),) = generated_files(spec, "fast.yaml").items()
     assert name == "fast.slo.rules.yml"
     assert "slo:sli_error:ratio_rate10s" in text and "slo:sli_error:ratio_rate10m" in text
     assert "sli_eligible_events" not in text

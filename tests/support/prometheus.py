@@ -262,7 +262,7 @@ def running_alertmanager(
                 f"--storage.path={directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--cluster.listen-address=",
-                "--log.level=warn",
+                "--log.level=info",
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,

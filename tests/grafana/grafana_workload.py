@@ -69,7 +69,9 @@ class Truth:
         return out
 
 
-def _step(truth: Truth, rng: random.Random, dims: dict[str, str], name: str, ai: bool, bad_share: float) -> None:
+def _step(
+    truth: Truth, rng: random.Random, dims: dict[str, str], name: str, ai: bool, bad_share: float
+) -> None:
     labels = {**dims, "step": name}
     fail = rng.random() < 0.08
     late = rng.random() < 0.3
@@ -88,11 +90,21 @@ def _step(truth: Truth, rng: random.Random, dims: dict[str, str], name: str, ai:
                     inp = cache_read + rng.randint(1, 2000)
                     out = rng.randint(1, 800)
                     call.record_usage(inp, out, cache_read_tokens=cache_read)
-                    truth.add("aikpi_tokens_total", inp - cache_read, **labels, model=model, token_type="input")
+                    truth.add(
+                        "aikpi_tokens_total",
+                        inp - cache_read,
+                        **labels,
+                        model=model,
+                        token_type="input",
+                    )
                     truth.add("aikpi_tokens_total", out, **labels, model=model, token_type="output")
                     if cache_read:
                         truth.add(
-                            "aikpi_tokens_total", cache_read, **labels, model=model, token_type="cache_read"
+                            "aikpi_tokens_total",
+                            cache_read,
+                            **labels,
+                            model=model,
+                            token_type="cache_read",
                         )
                     cost = 0.0  # an unpriced model's call is counted with cost 0 (and reported)
                     if priced:
