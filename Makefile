@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-bench
 DEMO_ARGS ?=
 
-.PHONY: install system-deps test pytest lint format demo bench bench-sdk bench-collector rules clean
+.PHONY: install system-deps test pytest lint format demo bench bench-sdk bench-collector rules \
+	dashboards stack clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,7 @@ pytest: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules --check
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -50,6 +52,15 @@ demo: install
 ## rules: regenerate the Prometheus SLO rules from grafana/slo.yaml
 rules: install
 	$(BIN)/aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules
+
+## dashboards: regenerate grafana/dashboards/*.json from grafana/build_dashboards.py
+dashboards: install
+	$(BIN)/python grafana/build_dashboards.py
+
+## stack: the full stack with Docker (OTel Collector, 2 collectors, Tempo, Prometheus,
+## Alertmanager, Grafana) and a simulated pilot; not run on our CI machines (no Docker engine)
+stack:
+	docker compose -f deploy/docker-compose.yml --profile demo up --build
 
 ## bench: all benchmarks, side by side in one run each
 bench: bench-sdk bench-collector

@@ -47,6 +47,8 @@ class Panel:
     height: int = 8
     description: str = ""
     thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
+    no_value: str = ""
+    """Shown instead of "No data" (a healthy collector rejects nothing, so no series exist)."""
     extra_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +111,8 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "thresholds": {"mode": "absolute", "steps": steps},
         "color": {"mode": "palette-classic" if panel.kind == "timeseries" else "thresholds"},
     }
+    if panel.no_value:
+        defaults["noValue"] = panel.no_value
     options: dict[str, Any]
     if panel.kind == "timeseries":
         defaults["custom"] = {"thresholdsStyle": {"mode": "line+area"}, "fillOpacity": 10}
@@ -610,6 +614,7 @@ def error_budget() -> dict[str, Any]:
                     kind="table",
                     width=12,
                     description="Pending and firing burn-rate alerts (grafana/runbook.md).",
+                    no_value="no burn-rate alert",
                 ),
                 Panel(
                     "Bad AI-assisted events by kind",
@@ -682,6 +687,7 @@ def collector_health() -> dict[str, Any]:
                     ],
                     unit="ops",
                     thresholds=((None, "green"), (0.1, "orange"), (1, "red")),
+                    no_value="0",
                 ),
                 Panel(
                     "Requests rejected per second by reason",
@@ -696,6 +702,7 @@ def collector_health() -> dict[str, Any]:
                     unit="ops",
                     thresholds=((None, "green"), (0.1, "orange"), (1, "red")),
                     description="malformed, unsupported_media_type, too_large, overloaded.",
+                    no_value="0",
                 ),
             ],
         ),
@@ -713,6 +720,7 @@ def collector_health() -> dict[str, Any]:
                     ],
                     unit="ops",
                     description="Exporter retries caught by the span-id window.",
+                    no_value="0",
                 ),
                 Panel(
                     "Overflowed label sets (time range)",
@@ -727,6 +735,7 @@ def collector_health() -> dict[str, Any]:
                     kind="bargauge",
                     thresholds=((None, "green"), (1, "red")),
                     description="Label sets beyond cardinality_limit, counted as __overflow__.",
+                    no_value="0",
                 ),
                 Panel(
                     "Unpriced model spans (time range)",
@@ -741,6 +750,7 @@ def collector_health() -> dict[str, Any]:
                     kind="bargauge",
                     thresholds=((None, "green"), (1, "orange")),
                     description="Add price_overrides for these models, or send aikpi.cost.usd.",
+                    no_value="0",
                 ),
             ],
         ),

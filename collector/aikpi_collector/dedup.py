@@ -16,7 +16,7 @@ __all__ = ("DedupWindow",)
 class DedupWindow:
     """Set of the last ``capacity`` span keys; ``capacity == 0`` turns de-duplication off."""
 
-    __slots__ = ("_capacity", "_order", "_seen")
+    __slots__ = ("_capacity", "_order", "_seen", "contains")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 0:
@@ -24,6 +24,8 @@ class DedupWindow:
         self._capacity = capacity
         self._seen: set[bytes] = set()
         self._order: deque[bytes] = deque()
+        self.contains = self._seen.__contains__
+        """``key in window`` for the hot path: a bound ``set.__contains__``, no Python frame."""
 
     @property
     def capacity(self) -> int:

@@ -64,6 +64,8 @@ _OUTCOME = semconv.SpanType.OUTCOME.value
 _WORKFLOW = semconv.SpanType.WORKFLOW.value
 _WORKFLOW_EVENT_TYPE = semconv.SpanType.WORKFLOW_EVENT.value
 _FAILED = semconv.WorkflowStatus.FAILED.value
+_NEED_STEP = (_STEP, _OUTCOME)
+"""Span types that must name their step."""
 _COMPLETED = semconv.WorkflowStatus.COMPLETED.value
 
 _SPAN_TYPE = semconv.SPAN_TYPE
@@ -164,6 +166,7 @@ class KpiEngine:
         reasons: dict[str, int] = {}
         dedup = self._dedup
         dedup_on = dedup.capacity > 0
+        seen = dedup.contains
         remember = dedup.add_unseen
         process = self._process
         with self._lock:
@@ -171,7 +174,7 @@ class KpiEngine:
                 received += 1
                 if dedup_on:
                     key = span.trace_id + span.span_id
-                    if key in dedup:
+                    if seen(key):
                         duplicates += 1
                         continue
                 try:
@@ -226,8 +229,24 @@ class KpiEngine:
                 type(span_type) is not str or span_type not in _SPAN_TYPES
             ):
                 span_type = check_word(_SPAN_TYPE, span_type, _SPAN_TYPES, "invalid_span_type")
-            dims = self._dims(attributes, span_type, workflow)
-            if span_type == _STEP:
+            step = get(_STEP_NAME)
+            cohort = get(_COHORT)
+            raw = (workflow, step, cohort, get(_TEAM))
+            if span_type is not None and (
+                workflow is None or cohort is None or (step is None and span_type in _NEED_STEP)
+            ):
+                _missing_dims(span_type, workflow, step)
+            try:
+                dims = self._dims_cache.get(raw)
+            except TypeError:  # an unhashable value (a list): _dims rejects it
+                dims = None
+            if dims is None:
+                dims = self._dims(raw)
+            if span_type is None:
+                # an LLM call or third-party span: only usage and events can count, and it
+                # almost always has usage (``_usage`` itself answers None when it has not)
+                usage = self._usage(attributes)
+            elif span_type == _STEP:
                 status = "error" if span.status_error else "ok"
                 if _OUTCOME_KEY in attributes:
                     outcome, correction, review = _outcome_values(attributes)
@@ -259,8 +278,8 @@ class KpiEngine:
                         f"allowed: {', '.join(sorted(_EVENTS))}",
                     )
                 status = check_word(_WORKFLOW_EVENT, status, _EVENTS, "invalid_event")
-            # most spans carry no usage at all: one C-level scan instead of nine lookups
-            if not _USAGE_KEYS.isdisjoint(attributes):
+            # SDK spans rarely carry usage: one C-level scan instead of nine lookups
+            if span_type is not None and not _USAGE_KEYS.isdisjoint(attributes):
                 usage = self._usage(attributes)
             if span.events:
                 policies = _policies(span)
@@ -276,7 +295,9 @@ class KpiEngine:
             context = (span.trace_id, correlation_id, span.end_unix_nano / 1e9)
         metrics = self.metrics
         wf, step, cohort, team = dims
-        if span_type == _STEP:
+        if span_type is None:
+            pass
+        elif span_type == _STEP:
             nanos = span.end_unix_nano - span.start_unix_nano
             metrics.steps.inc((wf, step, cohort, team, status), 1.0, context)
             metrics.step_duration.observe(dims, nanos / 1e9 if nanos > 0 else 0.0, context)
@@ -294,49 +315,35 @@ class KpiEngine:
             if review is not None:
                 metrics.review.observe(dims, review, context)
         if usage is not None:
-            self._count_usage(dims, usage, context)
+            model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
+            inc = metrics.tokens.inc
+            if uncached:
+                inc((wf, step, cohort, team, model, "input"), uncached, context)
+            if output:
+                inc((wf, step, cohort, team, model, "output"), output, context)
+            if cache_read:
+                inc((wf, step, cohort, team, model, "cache_read"), cache_read, context)
+            if cache_creation:
+                inc((wf, step, cohort, team, model, "cache_creation"), cache_creation, context)
+            metrics.cost.inc((wf, step, cohort, team, model), cost, context)
+            if unpriced:
+                self._count_unpriced(model)
         if policies:
             inc = metrics.policy_violations.inc
             for policy in policies:
                 inc((wf, step, cohort, team, policy), 1.0, context)
 
-    def _dims(
-        self, attributes: dict[str, Any], span_type: str | None, workflow: Any
-    ) -> tuple[str, str, str, str]:
-        """(workflow, step, cohort, team) label values, checked once per distinct tuple."""
-        step = attributes.get(_STEP_NAME)
-        cohort = attributes.get(_COHORT)
-        team = attributes.get(_TEAM)
-        if span_type is not None:
-            if workflow is None:
-                raise SpanRejected(
-                    "missing_attribute",
-                    f"attribute {_WORKFLOW_NAME!r} is missing; every aikpi span needs it",
-                )
-            if step is None and span_type in (_STEP, _OUTCOME):
-                raise SpanRejected(
-                    "missing_attribute",
-                    f"attribute {_STEP_NAME!r} is missing; {span_type} spans need it",
-                )
-            if cohort is None:
-                raise SpanRejected(
-                    "missing_attribute",
-                    f"attribute {_COHORT!r} is missing; allowed: {', '.join(sorted(_COHORTS))}",
-                )
-        raw = (workflow, step, cohort, team)
-        cache = self._dims_cache
-        try:
-            found = cache.get(raw)
-        except TypeError:  # an unhashable value (a list): the checks below reject it
-            found = None
-        if found is not None:
-            return found
+    def _dims(self, raw: tuple[Any, Any, Any, Any]) -> tuple[str, str, str, str]:
+        """(workflow, step, cohort, team) label values of a raw tuple not cached yet: checked
+        once, then cached (the hot path looks the raw tuple up in ``_dims_cache`` itself)."""
+        workflow, step, cohort, team = raw
         dims = (
             check_name(_WORKFLOW_NAME, workflow),
             NONE if step is None else check_name(_STEP_NAME, step),
             NONE if cohort is None else check_word(_COHORT, cohort, _COHORTS, "invalid_cohort"),
             NONE if team is None else check_name(_TEAM, team),
         )
+        cache = self._dims_cache
         if len(cache) >= _DIMS_CACHE_SIZE:
             cache.clear()
         cache[raw] = dims
@@ -414,24 +421,6 @@ class KpiEngine:
                 cost = 0.0
         return (model, uncached, output, cache_read, cache_creation, cost, unpriced)
 
-    def _count_usage(
-        self, dims: tuple[str, str, str, str], usage: _Usage, context: ExemplarContext | None
-    ) -> None:
-        model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
-        wf, step, cohort, team = dims
-        inc = self.metrics.tokens.inc
-        if uncached:
-            inc((wf, step, cohort, team, model, "input"), uncached, context)
-        if output:
-            inc((wf, step, cohort, team, model, "output"), output, context)
-        if cache_read:
-            inc((wf, step, cohort, team, model, "cache_read"), cache_read, context)
-        if cache_creation:
-            inc((wf, step, cohort, team, model, "cache_creation"), cache_creation, context)
-        self.metrics.cost.inc((wf, step, cohort, team, model), cost, context)
-        if unpriced:
-            self._count_unpriced(model)
-
     def _count_unpriced(self, model: str) -> None:
         logged = self._unpriced_logged
         if model not in logged:
@@ -445,6 +434,24 @@ class KpiEngine:
                     model,
                 )
         self.self_metrics.unpriced_spans.labels(model=model).inc()
+
+
+def _missing_dims(span_type: str, workflow: Any, step: Any) -> None:
+    """Reject an aikpi span that lacks a required dimension (the caller found one missing)."""
+    if workflow is None:
+        raise SpanRejected(
+            "missing_attribute",
+            f"attribute {_WORKFLOW_NAME!r} is missing; every aikpi span needs it",
+        )
+    if step is None and span_type in _NEED_STEP:
+        raise SpanRejected(
+            "missing_attribute",
+            f"attribute {_STEP_NAME!r} is missing; {span_type} spans need it",
+        )
+    raise SpanRejected(
+        "missing_attribute",
+        f"attribute {_COHORT!r} is missing; allowed: {', '.join(sorted(_COHORTS))}",
+    )
 
 
 def _outcome_values(attributes: dict[str, Any]) -> tuple[str, float | None, float | None]:

@@ -208,8 +208,9 @@ def test_datasource_provisioning_links_exemplars_to_the_trace_store() -> None:
     prometheus = by_uid["prometheus"]
     assert prometheus["type"] == "prometheus"
     destinations = prometheus["jsonData"]["exemplarTraceIdDestinations"]
-    assert [d["name"] for d in destinations] == ["trace_id"]
+    assert [d["name"] for d in destinations] == ["trace_id", "correlation_id"]
     assert by_uid[destinations[0]["datasourceUid"]]["type"] in ("tempo", "jaeger")
+    assert "aikpi.correlation_id" in destinations[1]["url"]
 
 
 def test_dashboard_provisioning_points_at_the_mounted_boards() -> None:

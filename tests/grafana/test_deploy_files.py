@@ -79,6 +79,9 @@ def test_prometheus_config_is_valid_and_scrapes_every_replica(tmp_path: Path) ->
     config = yaml.safe_load((GRAFANA / "prometheus.yml").read_text(encoding="utf-8"))
     targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
     assert sorted(targets) == ["aikpi-1:9464", "aikpi-2:9464"]
+    demo = next(job for job in config["scrape_configs"] if job["job_name"] == "aikpi-demo")
+    assert demo["static_configs"][0]["targets"] == ["demo:9464"]
+    assert _compose()["services"]["demo"]["profiles"] == ["demo"]
     # promtool resolves rule_files; point them at the repo's rules for the check
     config["rule_files"] = [str(GRAFANA / "rules" / "*.yml")]
     path = tmp_path / "prometheus.yml"

@@ -134,7 +134,8 @@ PAIRS = (
 
 def _pair_test(pair: Pair, interval: int) -> dict[str, Any]:
     """Burn just above ``pair.burn_rate``: below threshold one interval before the long window
-    has filled, above it once filled."""
+    has filled, above it once filled. A second workflow burns at half the pair's rate over the
+    same time and never alerts (no other pair can reach its threshold by then either)."""
     # ratio * (1 - interval / W) < threshold < ratio
     ratio = pair.burn_rate * DEFAULT_BUDGET / (1 - interval / (2 * pair.long_window))
     t0 = PRE_PHASE_SECONDS
@@ -148,7 +149,15 @@ def _pair_test(pair: Pair, interval: int) -> dict[str, Any]:
     return {
         "name": f"{pair.severity} {pair.burn_rate}x over {pair.long_window}s",
         "interval": _duration(interval),
-        "input_series": _burn_phase(workflow, interval, ratio, pair.long_window // interval + 2),
+        "input_series": [
+            *_burn_phase(workflow, interval, ratio, pair.long_window // interval + 2),
+            *_burn_phase(
+                "code-review-half",
+                interval,
+                0.5 * pair.burn_rate * DEFAULT_BUDGET,
+                pair.long_window // interval + 2,
+            ),
+        ],
         "alert_rule_test": [
             *_checks(before, [], []),
             *_checks(after, page, ticket),

@@ -204,6 +204,7 @@ def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> No
                 "labels": {"team": "sre"},
             },
             "workflows": {"a.b": {"objective": 99}, "c": {"objective": 99}},
+            "select_workflows": ["a.b", "c", "d"],
         }
     )
     ((name, text),) = generated_files(spec, "fast.yaml").items()
@@ -211,6 +212,8 @@ def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> No
     assert "slo:sli_error:ratio_rate10s" in text and "slo:sli_error:ratio_rate10m" in text
     assert "sli_eligible_events" not in text
     assert 'workflow=~"a\\\\.b|c"' in text  # one scope for both 99 % workflows, dot escaped
+    # one spec file can serve chosen workflows only
+    assert 'aikpi_outcomes_total{cohort="ai_assisted", workflow=~"a\\\\.b|c|d"}' in text
     doc = yaml.safe_load(text)
     (alert,) = doc["groups"][1]["rules"]
     assert alert["for"] == "30s" and alert["labels"] == {"severity": "page", "team": "sre"}

@@ -97,8 +97,16 @@ def _union(function: str, series: Iterable[str], window: str) -> str:
     return f"sum by (workflow) (\n    {body}\n  )"
 
 
+def _base_matchers(spec: SLOSpec) -> tuple[str, ...]:
+    """The cohort, and the workflows when the spec selects some."""
+    matchers = (f'cohort="{spec.cohort}"',)
+    if spec.select_workflows:
+        matchers += (f'workflow=~"{_regex_alternatives(sorted(spec.select_workflows))}"',)
+    return matchers
+
+
 def _eligible_series(spec: SLOSpec) -> list[str]:
-    cohort = f'cohort="{spec.cohort}"'
+    cohort = ", ".join(_base_matchers(spec))
     series = [f"{OUTCOMES}{_selector(cohort)}"]
     if spec.step_errors_are_bad:
         series.append(STEPS + _selector(cohort, 'status="error"'))
@@ -106,7 +114,7 @@ def _eligible_series(spec: SLOSpec) -> list[str]:
 
 
 def _bad_series(spec: SLOSpec) -> list[str]:
-    cohort = f'cohort="{spec.cohort}"'
+    cohort = ", ".join(_base_matchers(spec))
     series = []
     if spec.bad_outcomes:
         words = "|".join(outcome.value for outcome in spec.bad_outcomes)

@@ -179,6 +179,8 @@ class SLOSpec(_Strict):
     """Target in percent of good events, for every workflow without its own objective."""
     period: str = "28d"
     cohort: str = Cohort.AI_ASSISTED.value
+    select_workflows: tuple[str, ...] = ()
+    """Only these workflows (empty: every workflow); lets one spec file serve one workflow."""
     bad_outcomes: tuple[Outcome, ...] = (Outcome.OVERRIDDEN, Outcome.ESCALATED, Outcome.REJECTED)
     step_errors_are_bad: bool = True
     """Steps whose code raised (``aikpi_steps_total{status="error"}``) count as eligible and bad."""
@@ -214,9 +216,9 @@ class SLOSpec(_Strict):
             raise ValueError("lists an outcome twice")
         return value
 
-    @field_validator("workflows")
+    @field_validator("workflows", "select_workflows")
     @classmethod
-    def _workflow_names(cls, value: dict[str, WorkflowObjective]) -> dict[str, WorkflowObjective]:
+    def _workflow_names(cls, value: Any) -> Any:
         for name in value:
             if not name or '"' in name or "\\" in name or "\n" in name:
                 raise ValueError(f"workflow name {name!r} is empty or holds a quote or backslash")
