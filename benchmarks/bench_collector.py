@@ -431,13 +431,57 @@ def bench_scrape(results: list[tuple[str, str, str]]) -> None:
     print(f"scrape workload, label sets per metric: {per_metric}", flush=True)
 
 
-def main() -> int:
+def profile_engine_path(top: int = 25) -> None:
+    """cProfile of decode + engine + update on 512-span requests (a warm engine, as in the
+    benchmark), sorted by own time: where the engine path spends it."""
+    import cProfile
+    import pstats
+
+    rng = random.Random(1)
+    bodies = [make_request(rng) for _ in range(24)]
+    engine = KpiEngine(bench_config(), CollectorRegistry())
+    for body in bodies[:8]:  # warm-up: price lookups, label sets
+        engine.process_batch(decode_protobuf(body), "http_protobuf")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for body in bodies[8:]:
+        engine.process_batch(decode_protobuf(body), "http_protobuf")
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+SECTIONS: dict[str, Callable[[list[tuple[str, str, str]]], None]] = {
+    "engine": bench_engine_path,
+    "e2e": bench_end_to_end,
+    "scrape": bench_scrape,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SECTIONS),
+        help="run only this section (repeatable); default: all, in order",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a cProfile of the decode + engine path instead of benchmarking",
+    )
+    args = parser.parse_args(argv)
+    if args.profile:
+        profile_engine_path()
+        return 0
     results: list[tuple[str, str, str]] = []
     started = time.perf_counter()
     print(f"aikpi collector benchmarks (median of {RUNS} runs; CPUs: {os.cpu_count()})", flush=True)
-    bench_engine_path(results)
-    bench_end_to_end(results)
-    bench_scrape(results)
+    for name, section in SECTIONS.items():
+        if not args.only or name in args.only:
+            section(results)
     width = max(len(r[0]) for r in results)
     print()
     for name, value, note in results:
