@@ -10,17 +10,12 @@ import time
 import urllib.request
 
 from aikpi_collector.report.scorecard import AREAS
+from support.cli import run_collector_cli
 from support.net import free_port, wait_http_ok
 
 
 def demo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aikpi_collector", "demo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_collector_cli("demo", *args, timeout=timeout)
 
 
 def test_default_demo_prints_the_scorecard_quickly() -> None:

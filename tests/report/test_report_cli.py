@@ -9,25 +9,19 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 from aikpi_collector.report.scorecard import AREAS
+from support.cli import run_collector_cli
 from support.net import free_port
 
 TIMEOUT = 60
 
 
 def report(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aikpi_collector", "report", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_collector_cli("report", *args, timeout=TIMEOUT)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:

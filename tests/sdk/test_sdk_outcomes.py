@@ -9,13 +9,7 @@ import pytest
 from aikpi import semconv
 from opentelemetry.trace import StatusCode
 
-DIM_KEYS = (
-    semconv.CORRELATION_ID,
-    semconv.WORKFLOW_NAME,
-    semconv.STEP_NAME,
-    semconv.COHORT,
-    semconv.TEAM,
-)
+DIM_KEYS = semconv.BAGGAGE_KEYS
 
 
 def evaluation_events(span) -> list[dict]:

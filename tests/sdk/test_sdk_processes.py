@@ -21,13 +21,7 @@ from sdk_otlp_receiver import otlp_receiver
 from support.net import free_port
 
 CHILD = str(Path(__file__).with_name("sdk_child_program.py"))
-DIM_KEYS = (
-    semconv.CORRELATION_ID,
-    semconv.WORKFLOW_NAME,
-    semconv.STEP_NAME,
-    semconv.COHORT,
-    semconv.TEAM,
-)
+DIM_KEYS = semconv.BAGGAGE_KEYS
 
 
 def child_env(**extra: str) -> dict[str, str]:
