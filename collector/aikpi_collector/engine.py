@@ -84,19 +84,30 @@ _PROVIDER = semconv.GEN_AI_PROVIDER_NAME
 _POLICY_EVENT = semconv.POLICY_VIOLATION_EVENT
 _POLICY_NAME = semconv.POLICY_NAME
 
-# (current spelling, older spelling) per token count.
-_INPUT = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.LEGACY_PROMPT_TOKENS)
-_OUTPUT = (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.LEGACY_COMPLETION_TOKENS)
-_CACHE_READ = (
-    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    semconv.LEGACY_CACHE_READ_INPUT_TOKENS,
-)
-_CACHE_CREATION = (
-    semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS,
-)
+# (current spelling, older spelling) per token count, as separate names: the hot path reads
+# module constants, not tuple items.
+_INPUT_KEY = semconv.GEN_AI_USAGE_INPUT_TOKENS
+_INPUT_OLD = semconv.LEGACY_PROMPT_TOKENS
+_OUTPUT_KEY = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_OUTPUT_OLD = semconv.LEGACY_COMPLETION_TOKENS
+_CACHE_READ_KEY = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+_CACHE_READ_OLD = semconv.LEGACY_CACHE_READ_INPUT_TOKENS
+_CACHE_CREATION_KEY = semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+_CACHE_CREATION_OLD = semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS
 
-_USAGE_KEYS = frozenset((*_INPUT, *_OUTPUT, *_CACHE_READ, *_CACHE_CREATION, semconv.COST_USD))
+_USAGE_KEYS = frozenset(
+    (
+        _INPUT_KEY,
+        _INPUT_OLD,
+        _OUTPUT_KEY,
+        _OUTPUT_OLD,
+        _CACHE_READ_KEY,
+        _CACHE_READ_OLD,
+        _CACHE_CREATION_KEY,
+        _CACHE_CREATION_OLD,
+        semconv.COST_USD,
+    )
+)
 """Every attribute :meth:`KpiEngine._usage` reads first; a span with none of them has no usage."""
 _MAX_FLOAT = sys.float_info.max
 """``0.0 <= x <= _MAX_FLOAT`` holds exactly for the finite floats >= 0 (not NaN, not inf)."""
@@ -353,34 +364,34 @@ class KpiEngine:
         """Token counts, model and cost of a span, or ``None`` when it reports neither."""
         get = attributes.get
         # Current spelling first, then the older one; check_count only off the fast path.
-        input_total = get(_INPUT[0])
+        input_total = get(_INPUT_KEY)
         if input_total is None:
-            input_total = get(_INPUT[1])
+            input_total = get(_INPUT_OLD)
             if input_total is not None:
-                input_total = check_count(_INPUT[1], input_total)
+                input_total = check_count(_INPUT_OLD, input_total)
         elif type(input_total) is not int or input_total < 0:
-            input_total = check_count(_INPUT[0], input_total)
-        output = get(_OUTPUT[0])
+            input_total = check_count(_INPUT_KEY, input_total)
+        output = get(_OUTPUT_KEY)
         if output is None:
-            output = get(_OUTPUT[1])
+            output = get(_OUTPUT_OLD)
             if output is not None:
-                output = check_count(_OUTPUT[1], output)
+                output = check_count(_OUTPUT_OLD, output)
         elif type(output) is not int or output < 0:
-            output = check_count(_OUTPUT[0], output)
-        cache_read = get(_CACHE_READ[0])
+            output = check_count(_OUTPUT_KEY, output)
+        cache_read = get(_CACHE_READ_KEY)
         if cache_read is None:
-            cache_read = get(_CACHE_READ[1])
+            cache_read = get(_CACHE_READ_OLD)
             if cache_read is not None:
-                cache_read = check_count(_CACHE_READ[1], cache_read)
+                cache_read = check_count(_CACHE_READ_OLD, cache_read)
         elif type(cache_read) is not int or cache_read < 0:
-            cache_read = check_count(_CACHE_READ[0], cache_read)
-        cache_creation = get(_CACHE_CREATION[0])
+            cache_read = check_count(_CACHE_READ_KEY, cache_read)
+        cache_creation = get(_CACHE_CREATION_KEY)
         if cache_creation is None:
-            cache_creation = get(_CACHE_CREATION[1])
+            cache_creation = get(_CACHE_CREATION_OLD)
             if cache_creation is not None:
-                cache_creation = check_count(_CACHE_CREATION[1], cache_creation)
+                cache_creation = check_count(_CACHE_CREATION_OLD, cache_creation)
         elif type(cache_creation) is not int or cache_creation < 0:
-            cache_creation = check_count(_CACHE_CREATION[0], cache_creation)
+            cache_creation = check_count(_CACHE_CREATION_KEY, cache_creation)
         explicit = get(_COST)
         has_tokens = not (
             input_total is None and output is None and cache_read is None and cache_creation is None

@@ -8,10 +8,10 @@ retryable status), call :meth:`Ingest.export`, and map the result or error to th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aikpi_collector.decode import DecodeError, decode_json, iter_protobuf
+from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
 from aikpi_collector.spanrecord import SpanRecord
 
 if TYPE_CHECKING:
@@ -39,13 +39,11 @@ REASON_UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 REASON_TOO_LARGE = "too_large"
 REASON_OVERLOADED = "overloaded"
 
-_DECODERS: dict[str, Callable[[bytes], Iterable[SpanRecord]]] = {
-    HTTP_PROTOBUF: iter_protobuf,
+_DECODERS: dict[str, Callable[[bytes], list[SpanRecord]]] = {
+    HTTP_PROTOBUF: decode_protobuf,
     HTTP_JSON: decode_json,
-    GRPC: iter_protobuf,
+    GRPC: decode_protobuf,
 }
-"""Each raises :class:`DecodeError` before returning when the body is malformed; protobuf
-records are then built lazily while the engine reads them (see ``iter_protobuf``)."""
 
 
 class Admission:
@@ -84,8 +82,6 @@ class Ingest:
 
     The engine is thread-safe (one lock around a batch, which also keeps the
     de-duplication window exact under concurrent retries); receivers call this from threads.
-    Protobuf spans are decoded lazily, inside that lock: the GIL runs one thread at a time
-    anyway, and a record read just after it is built is still in the CPU cache.
     """
 
     def __init__(self, engine: KpiEngine, max_concurrent_requests: int) -> None:

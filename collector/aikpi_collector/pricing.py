@@ -168,7 +168,14 @@ class PriceBook:
             prices = self._resolve(key)
         if prices is None:
             return None
-        if type(prices) is _Tiered:
-            prices = prices.unit_prices(input_total)
+        unit = prices.unit_prices(input_total) if isinstance(prices, _Tiered) else prices
         uncached = input_total - cache_read - cache_creation
-        return prices.cost(uncached if uncached > 0 else 0, output, cache_read, cache_creation)  # type: ignore[union-attr]
+        if uncached < 0:
+            uncached = 0
+        # UnitPrices.cost, inlined (same terms, same order: the same float)
+        return (
+            uncached * unit.input
+            + output * unit.output
+            + cache_read * unit.cache_read
+            + cache_creation * unit.cache_creation
+        )
