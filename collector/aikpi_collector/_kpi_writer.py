@@ -87,21 +87,21 @@ def write_histogram(family: HistogramFamily, out: list[str], openmetrics: bool) 
     fmt = floatToGoString
     counts_text: dict[int, str] = {}  # cumulative counts repeat a lot; floatToGoString is slow
     append = out.append
-    for key, (counts, total, exemplars) in family.snapshot():
+    for key, (counts, total, contexts, values) in family.snapshot():
         parts = cache.get(key)
         if parts is None:
             parts = cache[key] = _histogram_text(name, names, key)
         head, tail, block = parts
         running = 0
         text = "0.0"
-        for le, count, exemplar in zip(les, counts, exemplars, strict=True):
+        for le, count, context, value in zip(les, counts, contexts, values, strict=True):
             running += count
             found = counts_text.get(running)
             if found is None:
                 found = counts_text[running] = fmt(running)
             text = found
-            if openmetrics and exemplar is not None:
-                append(f"{head}{le}{tail}{text}{_exemplar_text(*exemplar)}\n")
+            if openmetrics and context is not None:
+                append(f"{head}{le}{tail}{text}{_exemplar_text(context, value)}\n")
             else:
                 append(f"{head}{le}{tail}{text}\n")
         append(f"{count_name}{block} {text}\n")

@@ -26,7 +26,13 @@ from prometheus_client import CollectorRegistry
 from aikpi_collector.cardinality import OVERFLOW
 from aikpi_collector.config import CollectorConfig
 from aikpi_collector.dedup import DedupWindow
-from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
+from aikpi_collector.metrics import (
+    CounterFamily,
+    ExemplarContext,
+    HistogramFamily,
+    KpiMetrics,
+    SelfMetrics,
+)
 from aikpi_collector.pricing import PriceBook
 from aikpi_collector.spanrecord import SpanRecord
 from aikpi_collector.validate import (
@@ -132,6 +138,56 @@ class BatchResult:
     """Readable summary of the first rejections; ``""`` when none was rejected."""
 
 
+class _Handles:
+    """Series handles of one (workflow, step, cohort, team), kept with its checked label
+    values in the dims cache: a span's updates then build, hash and compare no label tuple.
+
+    A handle is asked of its family on the label set's first update here (``None`` or a
+    missing key until then), never ahead: label sets are admitted, and overflow, in the
+    same order as when every update names its label tuple.
+    """
+
+    __slots__ = (
+        "correction",
+        "cost",
+        "dims",
+        "outcomes",
+        "policies",
+        "review",
+        "step_duration",
+        "steps",
+        "tokens",
+        "workflow_duration",
+        "workflows",
+    )
+
+    def __init__(self, dims: tuple[str, str, str, str]) -> None:
+        self.dims = dims
+        self.steps: dict[str, Any] = {}
+        """By status."""
+        self.step_duration: Any = None
+        self.outcomes: dict[str, Any] = {}
+        """By outcome word."""
+        self.correction: Any = None
+        self.review: Any = None
+        self.workflows: dict[str, Any] = {}
+        """By workflow status or event."""
+        self.workflow_duration: Any = None
+        self.tokens: dict[str, list[Any]] = {}
+        """By model: [input, output, cache_read, cache_creation] (``None`` until used)."""
+        self.cost: dict[str, Any] = {}
+        """By model."""
+        self.policies: dict[str, Any] = {}
+        """By policy name."""
+
+
+def _resolve(table: Any, slot: Any, family: CounterFamily | HistogramFamily, key: Any) -> Any:
+    """``family``'s handle for the label tuple ``key``, stored in ``table[slot]`` (a handle
+    cache miss: the hot path reads ``table`` itself)."""
+    handle = table[slot] = family.handle(key)
+    return handle
+
+
 def _span_label(span: SpanRecord) -> str:
     return f"span {span.name[:80]!r} (trace {span.trace_id.hex()}, span {span.span_id.hex()})"
 
@@ -153,7 +209,7 @@ class KpiEngine:
         self._exemplars = config.exemplars
         self._unpriced_logged: set[str] = set()
         self._unpriced_limit = config.cardinality_limit
-        self._dims_cache: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+        self._dims_cache: dict[tuple[Any, ...], _Handles] = {}
 
     # --- public API --------------------------------------------------------------------
 
@@ -248,11 +304,11 @@ class KpiEngine:
             ):
                 _missing_dims(span_type, workflow, step)
             try:
-                dims = self._dims_cache.get(raw)
+                handles = self._dims_cache.get(raw)
             except TypeError:  # an unhashable value (a list): _dims rejects it
-                dims = None
-            if dims is None:
-                dims = self._dims(raw)
+                handles = None
+            if handles is None:
+                handles = self._dims(raw)
             if span_type is None:
                 # an LLM call or third-party span: only usage and events can count, and it
                 # almost always has usage (``_usage`` itself answers None when it has not)
@@ -297,7 +353,8 @@ class KpiEngine:
         except SpanRejected as exc:
             raise SpanRejected(exc.reason, f"{_span_label(span)}: {exc.message}") from None
 
-        # 2. Update. Label tuples are spelled out (no ``(*dims, x)`` list round trip).
+        # 2. Update, through the series handles cached for these dimensions (a miss builds
+        # the label tuple once, spelled out: no ``(*dims, x)`` list round trip).
         context: ExemplarContext | None = None
         if self._exemplars:
             correlation_id = get(_CORRELATION_ID)
@@ -305,48 +362,97 @@ class KpiEngine:
                 correlation_id = str(correlation_id)
             context = (span.trace_id, correlation_id, span.end_unix_nano / 1e9)
         metrics = self.metrics
+        h = handles
+        dims = h.dims
         wf, step, cohort, team = dims
         if span_type is None:
             pass
         elif span_type == _STEP:
             nanos = span.end_unix_nano - span.start_unix_nano
-            metrics.steps.inc((wf, step, cohort, team, status), 1.0, context)
-            metrics.step_duration.observe(dims, nanos / 1e9 if nanos > 0 else 0.0, context)
+            handle = h.steps.get(status) or _resolve(
+                h.steps, status, metrics.steps, (wf, step, cohort, team, status)
+            )
+            handle.inc(1.0, context)
+            handle = h.step_duration
+            if handle is None:
+                handle = h.step_duration = metrics.step_duration.handle(dims)
+            handle.observe(nanos / 1e9 if nanos > 0 else 0.0, context)
         elif span_type == _WORKFLOW:
             nanos = span.end_unix_nano - span.start_unix_nano
-            wf_dims = (wf, cohort, team)
-            metrics.workflows.inc((wf, cohort, team, status), 1.0, context)
-            metrics.workflow_duration.observe(wf_dims, nanos / 1e9 if nanos > 0 else 0.0, context)
+            handle = h.workflows.get(status) or _resolve(
+                h.workflows, status, metrics.workflows, (wf, cohort, team, status)
+            )
+            handle.inc(1.0, context)
+            handle = h.workflow_duration
+            if handle is None:
+                handle = h.workflow_duration = metrics.workflow_duration.handle((wf, cohort, team))
+            handle.observe(nanos / 1e9 if nanos > 0 else 0.0, context)
         elif span_type == _WORKFLOW_EVENT_TYPE:
-            metrics.workflows.inc((wf, cohort, team, status), 1.0, context)
+            handle = h.workflows.get(status) or _resolve(
+                h.workflows, status, metrics.workflows, (wf, cohort, team, status)
+            )
+            handle.inc(1.0, context)
         if outcome is not None:
-            metrics.outcomes.inc((wf, step, cohort, team, outcome), 1.0, context)
+            handle = h.outcomes.get(outcome) or _resolve(
+                h.outcomes, outcome, metrics.outcomes, (wf, step, cohort, team, outcome)
+            )
+            handle.inc(1.0, context)
             if correction is not None:
-                metrics.correction.observe(dims, correction, context)
+                handle = h.correction
+                if handle is None:
+                    handle = h.correction = metrics.correction.handle(dims)
+                handle.observe(correction, context)
             if review is not None:
-                metrics.review.observe(dims, review, context)
+                handle = h.review
+                if handle is None:
+                    handle = h.review = metrics.review.handle(dims)
+                handle.observe(review, context)
         if usage is not None:
             model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
-            inc = metrics.tokens.inc
+            tokens = metrics.tokens
+            row = h.tokens.get(model)
+            if row is None:
+                row = h.tokens[model] = [None, None, None, None]
             if uncached:
-                inc((wf, step, cohort, team, model, "input"), uncached, context)
+                handle = row[0] or _resolve(
+                    row, 0, tokens, (wf, step, cohort, team, model, "input")
+                )
+                handle.inc(uncached, context)
             if output:
-                inc((wf, step, cohort, team, model, "output"), output, context)
+                handle = row[1] or _resolve(
+                    row, 1, tokens, (wf, step, cohort, team, model, "output")
+                )
+                handle.inc(output, context)
             if cache_read:
-                inc((wf, step, cohort, team, model, "cache_read"), cache_read, context)
+                handle = row[2] or _resolve(
+                    row, 2, tokens, (wf, step, cohort, team, model, "cache_read")
+                )
+                handle.inc(cache_read, context)
             if cache_creation:
-                inc((wf, step, cohort, team, model, "cache_creation"), cache_creation, context)
-            metrics.cost.inc((wf, step, cohort, team, model), cost, context)
+                handle = row[3] or _resolve(
+                    row, 3, tokens, (wf, step, cohort, team, model, "cache_creation")
+                )
+                handle.inc(cache_creation, context)
+            handle = h.cost.get(model) or _resolve(
+                h.cost, model, metrics.cost, (wf, step, cohort, team, model)
+            )
+            handle.inc(cost, context)
             if unpriced:
                 self._count_unpriced(model)
         if policies:
-            inc = metrics.policy_violations.inc
             for policy in policies:
-                inc((wf, step, cohort, team, policy), 1.0, context)
+                handle = h.policies.get(policy) or _resolve(
+                    h.policies,
+                    policy,
+                    metrics.policy_violations,
+                    (wf, step, cohort, team, policy),
+                )
+                handle.inc(1.0, context)
 
-    def _dims(self, raw: tuple[Any, Any, Any, Any]) -> tuple[str, str, str, str]:
+    def _dims(self, raw: tuple[Any, Any, Any, Any]) -> _Handles:
         """(workflow, step, cohort, team) label values of a raw tuple not cached yet: checked
-        once, then cached (the hot path looks the raw tuple up in ``_dims_cache`` itself)."""
+        once, then cached with their series handles (the hot path looks the raw tuple up in
+        ``_dims_cache`` itself)."""
         workflow, step, cohort, team = raw
         dims = (
             check_name(_WORKFLOW_NAME, workflow),
@@ -357,8 +463,8 @@ class KpiEngine:
         cache = self._dims_cache
         if len(cache) >= _DIMS_CACHE_SIZE:
             cache.clear()
-        cache[raw] = dims
-        return dims
+        handles = cache[raw] = _Handles(dims)
+        return handles
 
     def _usage(self, attributes: dict[str, Any]) -> _Usage | None:
         """Token counts, model and cost of a span, or ``None`` when it reports neither."""

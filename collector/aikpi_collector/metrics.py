@@ -1,14 +1,18 @@
 """Every metric the collector exposes: the KPI catalogue and the ``aikpi_collector_*`` self-metrics.
 
-KPI metrics live in a lightweight store (a dict from label tuple to values per metric),
-because ``prometheus_client``'s ``labels()`` + ``inc()`` costs several microseconds per
-update and the engine makes a handful per span. The store is registered as a custom
-``prometheus_client`` collector whose ``collect()`` builds ordinary metric families (the
-reference output, also used by ``registry.get_sample_value``). ``/metrics`` does not use
-them: while :data:`RAW_FAMILIES` is set, ``collect()`` yields the families themselves and
-``aikpi_collector._kpi_writer`` writes their text from label text cached per series,
-because ``prometheus_client``'s generators cost 8-14 us per sample. The engine serialises
-updates under one lock; a scrape takes the same lock only to copy one metric at a time.
+KPI metrics live in a lightweight store (a dict from label tuple to a small series object
+per metric), because ``prometheus_client``'s ``labels()`` + ``inc()`` costs several
+microseconds per update and the engine makes a handful per span. The engine goes further:
+it asks a family once for the :meth:`~_Family.handle` of a label set and keeps it, so an
+update is one method call on a series, with no label tuple built, hashed or compared.
+
+The store is registered as a custom ``prometheus_client`` collector whose ``collect()``
+builds ordinary metric families (the reference output, also used by
+``registry.get_sample_value``). ``/metrics`` does not use them: while :data:`RAW_FAMILIES`
+is set, ``collect()`` yields the families themselves and ``aikpi_collector._kpi_writer``
+writes their text from label text cached per series, because ``prometheus_client``'s
+generators cost 8-14 us per sample. The engine serialises updates under one lock; a
+scrape takes the same lock only to copy one metric at a time.
 
 Self-metrics are ordinary ``prometheus_client`` metrics: they change once per batch or
 request, and the receivers use them directly (``.labels(...).inc()`` / ``.observe()``).
@@ -16,8 +20,8 @@ request, and the receivers use them directly (``.labels(...).inc()`` / ``.observ
 
 from __future__ import annotations
 
-import bisect
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -40,8 +44,10 @@ __all__ = (
     "RAW_FAMILIES",
     "REQUEST_DURATION_BUCKETS",
     "CounterFamily",
+    "CounterSeries",
     "ExemplarContext",
     "HistogramFamily",
+    "HistogramSeries",
     "KpiMetrics",
     "SelfMetrics",
 )
@@ -88,6 +94,70 @@ def _exemplar(context: ExemplarContext, value: float) -> Exemplar:
     return Exemplar(labels, value, timestamp)
 
 
+class CounterSeries:
+    """One counter series: its value and its exemplar (the last update's context and amount)."""
+
+    __slots__ = ("amount", "context", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.context: ExemplarContext | None = None
+        self.amount = 0.0
+
+    def inc(self, amount: float, context: ExemplarContext | None) -> None:
+        """Add ``amount`` (>= 0); ``context`` (when given) becomes the exemplar."""
+        self.value += amount
+        if context is not None:
+            self.context = context
+            self.amount = amount
+
+
+class HistogramSeries:
+    """One histogram series: bucket counts, sum, and per bucket the last exemplar.
+
+    The exemplar of a bucket is kept as two parallel lists (context, observed value), not a
+    ``(context, value)`` tuple per observation: no allocation on the hot path.
+    """
+
+    __slots__ = ("bounds", "contexts", "counts", "total", "values")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        width = len(bounds) + 1
+        self.bounds = bounds
+        self.counts = [0] * width
+        self.total = 0.0
+        self.contexts: list[ExemplarContext | None] = [None] * width
+        self.values: list[float] = [0.0] * width
+
+    def observe(self, value: float, context: ExemplarContext | None) -> None:
+        """Record ``value`` (>= 0); ``context`` (when given) becomes its bucket's exemplar."""
+        index = bisect_left(self.bounds, value)
+        self.counts[index] += 1
+        self.total += value
+        if context is not None:
+            self.contexts[index] = context
+            self.values[index] = value
+
+
+class _Overflowing:
+    """Handle of a label set past the cardinality limit: each update is counted as an
+    overflow (as updating by label tuple does), then lands in the ``__overflow__`` series."""
+
+    __slots__ = ("_on_overflow", "_series")
+
+    def __init__(self, series: Any, on_overflow: Callable[[], None]) -> None:
+        self._series = series
+        self._on_overflow = on_overflow
+
+    def inc(self, amount: float, context: ExemplarContext | None) -> None:
+        self._on_overflow()
+        self._series.inc(amount, context)
+
+    def observe(self, value: float, context: ExemplarContext | None) -> None:
+        self._on_overflow()
+        self._series.observe(value, context)
+
+
 class _Family:
     """One KPI metric: its series, the configured label keys and the cardinality guard."""
 
@@ -118,40 +188,47 @@ class _Family:
         self.documentation = documentation
         self.label_names, self.project = projection(catalogue_labels, kept_labels)
         self.limit = limit
-        self.series: dict[tuple[str, ...], list[Any]] = {}
+        self.series: dict[tuple[str, ...], Any] = {}
         self.label_text: dict[tuple[str, ...], Any] = {}
         """Exposition text of each series' labels, filled by the writer at its first scrape."""
         self._overflow_key = (OVERFLOW,) * len(self.label_names)
         self._lock = lock
         self._on_overflow = on_overflow
 
-    def _new_series(self) -> list[Any]:
+    def _new_series(self) -> Any:
         raise NotImplementedError
 
     def header_metric(self) -> Metric:
         """The family without samples: ``prometheus_client`` writes its HELP and TYPE lines."""
         raise NotImplementedError
 
-    def _admit(self, key: tuple[str, ...]) -> list[Any]:
-        """Series for a label set not seen yet: a new one, or the overflow series."""
-        if len(self.series) >= self.limit:
-            self._on_overflow()
-            key = self._overflow_key
-            found = self.series.get(key)
-            if found is not None:
-                return found
-        created = self._new_series()
-        self.series[key] = created
-        return created
+    def handle(self, key: tuple[str, ...]) -> Any:
+        """What to update for the full catalogue label tuple ``key``: its series (created
+        when new), or past the cardinality limit a handle that counts every update as an
+        overflow. Series are never removed, so a caller may keep the handle of a label set
+        it will update again; it must ask only when it is about to update (the first update
+        admits the label set, in the same order as updating by label tuple)."""
+        if self.project is not None:
+            key = self.project(key)
+        series = self.series.get(key)
+        if series is not None:
+            return series
+        if len(self.series) < self.limit:
+            series = self.series[key] = self._new_series()
+            return series
+        overflow = self.series.get(self._overflow_key)
+        if overflow is None:
+            overflow = self.series[self._overflow_key] = self._new_series()
+        return _Overflowing(overflow, self._on_overflow)
 
-    def snapshot(self) -> list[tuple[tuple[str, ...], list[Any]]]:
+    def snapshot(self) -> list[tuple[tuple[str, ...], tuple[Any, ...]]]:
         """A consistent copy of every series, taken under the engine lock."""
         with self._lock:
-            return [(key, self._copy(values)) for key, values in self.series.items()]
+            return [(key, self._copy(series)) for key, series in self.series.items()]
 
     @staticmethod
-    def _copy(values: list[Any]) -> list[Any]:
-        return list(values)
+    def _copy(series: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
 
     def value(self, labels: dict[str, str]) -> Any:
         """Current values of one series (tests and benchmarks), or ``None``."""
@@ -161,27 +238,23 @@ class _Family:
 
 
 class CounterFamily(_Family):
-    """A monotonic counter; each series is ``[value, last exemplar context, its amount]``."""
+    """A monotonic counter of :class:`CounterSeries`; a copy is ``(value, context, amount)``."""
 
     __slots__ = ()
 
-    def _new_series(self) -> list[Any]:
-        return [0.0, None, 0.0]
+    def _new_series(self) -> CounterSeries:
+        return CounterSeries()
+
+    @staticmethod
+    def _copy(series: CounterSeries) -> tuple[float, ExemplarContext | None, float]:
+        return (series.value, series.context, series.amount)
 
     def header_metric(self) -> Metric:
         return CounterMetricFamily(self.name, self.documentation, labels=())
 
     def inc(self, key: tuple[str, ...], amount: float, context: ExemplarContext | None) -> None:
         """Add ``amount`` (>= 0) to the series of the full catalogue label tuple ``key``."""
-        if self.project is not None:
-            key = self.project(key)
-        series = self.series.get(key)
-        if series is None:
-            series = self._admit(key)
-        series[0] += amount
-        if context is not None:
-            series[1] = context
-            series[2] = amount
+        self.handle(key).inc(amount, context)
 
     def collect(self) -> Metric:
         """The metric family with its current samples, for exposition."""
@@ -196,7 +269,8 @@ class CounterFamily(_Family):
 
 
 class HistogramFamily(_Family):
-    """A histogram; each series is ``[bucket counts, sum, bucket exemplars or None]``."""
+    """A histogram of :class:`HistogramSeries`; a copy is ``(bucket counts, sum, exemplar
+    contexts, exemplar values)``, the last two per bucket (context ``None``: no exemplar)."""
 
     __slots__ = ("bounds", "bucket_labels")
 
@@ -205,29 +279,19 @@ class HistogramFamily(_Family):
         self.bounds = tuple(float(b) for b in bounds)
         self.bucket_labels = (*(floatToGoString(b) for b in self.bounds), "+Inf")
 
-    def _new_series(self) -> list[Any]:
-        width = len(self.bounds) + 1
-        return [[0] * width, 0.0, [None] * width]
+    def _new_series(self) -> HistogramSeries:
+        return HistogramSeries(self.bounds)
 
     def header_metric(self) -> Metric:
         return HistogramMetricFamily(self.name, self.documentation, labels=())
 
     @staticmethod
-    def _copy(values: list[Any]) -> list[Any]:
-        return [list(values[0]), values[1], list(values[2])]
+    def _copy(series: HistogramSeries) -> tuple[list[int], float, list[Any], list[float]]:
+        return (list(series.counts), series.total, list(series.contexts), list(series.values))
 
     def observe(self, key: tuple[str, ...], value: float, context: ExemplarContext | None) -> None:
         """Record one observation ``value`` (>= 0) for the full catalogue label tuple ``key``."""
-        if self.project is not None:
-            key = self.project(key)
-        series = self.series.get(key)
-        if series is None:
-            series = self._admit(key)
-        index = bisect.bisect_left(self.bounds, value)
-        series[0][index] += 1
-        series[1] += value
-        if context is not None:
-            series[2][index] = (context, value)
+        self.handle(key).observe(value, context)
 
     def collect(self) -> Metric:
         """The metric family with cumulative buckets, count and sum, for exposition."""
@@ -238,12 +302,12 @@ class HistogramFamily(_Family):
         names = self.label_names
         les = self.bucket_labels
         append = family.samples.append
-        for key, (counts, total, exemplars) in self.snapshot():
+        for key, (counts, total, contexts, values) in self.snapshot():
             base = dict(zip(names, key, strict=True))
             running = 0
-            for le, count, exemplar in zip(les, counts, exemplars, strict=True):
+            for le, count, context, value in zip(les, counts, contexts, values, strict=True):
                 running += count
-                ex = None if exemplar is None else _exemplar(*exemplar)
+                ex = None if context is None else _exemplar(context, value)
                 append(Sample(bucket_name, {**base, "le": le}, running, None, ex))
             append(Sample(count_name, base, running, None, None))
             append(Sample(sum_name, base, total, None, None))
