@@ -39,7 +39,8 @@ def _pairs(names: Sequence[str], key: Sequence[str]) -> list[tuple[str, str]]:
 
 def _exemplar_text(context: ExemplarContext, value: float) -> str:
     """`` # {correlation_id="...",trace_id="..."} value timestamp`` (OpenMetrics only)."""
-    trace_id, correlation_id, timestamp = context
+    trace_id, correlation_id, end_nanos = context
+    timestamp = end_nanos / 1e9
     if correlation_id:
         cid = escape_label_value(correlation_id[:_CID_BUDGET])
         labels = f'correlation_id="{cid}",trace_id="{trace_id.hex()}"'

@@ -16,7 +16,7 @@ __all__ = ("DedupWindow",)
 class DedupWindow:
     """Set of the last ``capacity`` span keys; ``capacity == 0`` turns de-duplication off."""
 
-    __slots__ = ("_capacity", "_order", "_seen", "contains")
+    __slots__ = ("_capacity", "_order", "_seen")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 0:
@@ -24,8 +24,6 @@ class DedupWindow:
         self._capacity = capacity
         self._seen: set[bytes] = set()
         self._order: deque[bytes] = deque()
-        self.contains = self._seen.__contains__
-        """``key in window`` for the hot path: a bound ``set.__contains__``, no Python frame."""
 
     @property
     def capacity(self) -> int:
@@ -43,6 +41,24 @@ class DedupWindow:
         if self._capacity == 0 or key in self._seen:
             return
         self.add_unseen(key)
+
+    def batch_ops(self) -> tuple[set[bytes], deque[bytes], int]:
+        """The window's set, its arrival order and ``room`` (keys that fit before the oldest
+        must go), for a loop over many keys that cannot afford a Python call per key (the
+        engine's batch loop). Per key, such a loop does what :meth:`add` does, in one hash
+        probe::
+
+            size = len(seen); seen.add(key)
+            if len(seen) == size: ...          # a duplicate: nothing else to do
+            elif not wanted: seen.discard(key)  # e.g. a rejected span
+            else:
+                if room: room -= 1
+                else: seen.discard(order.popleft())
+                order.append(key)
+
+        Only while the caller holds the lock that serialises access to the window.
+        """
+        return self._seen, self._order, self._capacity - len(self._order)
 
     def add_unseen(self, key: bytes) -> None:
         """:meth:`add` for a key the caller just found absent (the hot path)."""

@@ -233,34 +233,50 @@ class KpiEngine:
         reasons: dict[str, int] = {}
         dedup = self._dedup
         dedup_on = dedup.capacity > 0
-        seen = dedup.contains
-        remember = dedup.add_unseen
         process = self._process
         with self._lock:
+            # the window's protocol (DedupWindow.batch_ops), inline: no Python call per span
+            seen, order, room = dedup.batch_ops()
+            remember, forget = seen.add, seen.discard
+            append, oldest = order.append, order.popleft
             for span in spans:
                 received += 1
                 if dedup_on:
                     key = span.trace_id + span.span_id
-                    if seen(key):
+                    size = len(seen)
+                    remember(key)  # one hash probe both asks "seen?" and remembers
+                    if len(seen) == size:
                         duplicates += 1
                         continue
                 try:
                     process(span)
                 except SpanRejected as exc:
+                    if dedup_on:
+                        forget(key)
                     rejected += 1
                     reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
                     if len(messages) < _MAX_MESSAGES:
                         messages.append(exc.message)
                     continue
                 except Exception as exc:  # a malformed SpanRecord must not lose the batch
+                    if dedup_on:
+                        forget(key)
                     log.exception("KPI engine failed on a span; it is counted as rejected")
                     rejected += 1
                     reasons["internal_error"] = reasons.get("internal_error", 0) + 1
                     if len(messages) < _MAX_MESSAGES:
                         messages.append(f"a span could not be processed: {type(exc).__name__}")
                     continue
-                if dedup_on:
-                    remember(key)
+                except BaseException:
+                    if dedup_on:
+                        forget(key)  # keep the window's set and order in step
+                    raise
+                if dedup_on:  # accepted: make room, then the key joins the order
+                    if room:
+                        room -= 1
+                    else:
+                        forget(oldest())
+                    append(key)
                 accepted += 1
         sm = self.self_metrics
         if received:
@@ -360,7 +376,7 @@ class KpiEngine:
             correlation_id = get(_CORRELATION_ID)
             if correlation_id is not None and type(correlation_id) is not str:
                 correlation_id = str(correlation_id)
-            context = (span.trace_id, correlation_id, span.end_unix_nano / 1e9)
+            context = (span.trace_id, correlation_id, span.end_unix_nano)
         metrics = self.metrics
         h = handles
         dims = h.dims

@@ -79,19 +79,21 @@ then yields its :class:`CounterFamily` / :class:`HistogramFamily` objects unbuil
 ``Sample`` per value) for the writer to render. A context variable, so a concurrent
 ``collect()`` in another thread or task still gets ordinary metric families."""
 
-ExemplarContext = tuple[bytes, "str | None", float]
-"""(trace id bytes, correlation id or None, span end in unix seconds), made once per span."""
+ExemplarContext = tuple[bytes, "str | None", int]
+"""(trace id bytes, correlation id or None, span end in unix nanoseconds), made once per span.
+Nanoseconds, not seconds: the engine then allocates no float per span; the exposition
+divides (``/ 1e9``, the same float) only for the exemplars it writes."""
 
 _TRACE_BUDGET = len("trace_id") + 32
 _CID_BUDGET = EXEMPLAR_MAX_RUNES - _TRACE_BUDGET - len("correlation_id")
 
 
 def _exemplar(context: ExemplarContext, value: float) -> Exemplar:
-    trace_id, correlation_id, timestamp = context
+    trace_id, correlation_id, end_nanos = context
     labels = {"trace_id": trace_id.hex()}
     if correlation_id:
         labels["correlation_id"] = correlation_id[:_CID_BUDGET]
-    return Exemplar(labels, value, timestamp)
+    return Exemplar(labels, value, end_nanos / 1e9)
 
 
 class CounterSeries:

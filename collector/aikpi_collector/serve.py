@@ -11,12 +11,6 @@ import sys
 
 __all__ = ("add_arguments", "run")
 
-_GEN0_THRESHOLD = 10_000
-"""Allocations between young-generation collections (CPython default 700). A 512-span request
-makes a few thousand short-lived objects, freed by reference counting when it is done; at the
-default, collections run several times per request: ~3-5 % of decode + engine time
-(``benchmarks/bench_collector.py`` path, in process)."""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``serve``; each port/host option overrides the same key of the config file."""
@@ -69,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from aikpi_collector.gc_tuning import tune_gc
     from aikpi_collector.server import CollectorServer
 
     stop_requested = threading.Event()
@@ -86,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"aikpi-collector: {exc}", file=sys.stderr)
             return 1
-        _tune_gc()
+        tune_gc()  # the same settings as the engine benchmark
         print(
             f"aikpi-collector listening: OTLP/HTTP http://{config.host}:{server.http_port}"
             f"/v1/traces, OTLP/gRPC {config.host}:{server.grpc_port}, "
@@ -108,19 +103,3 @@ def _preload_price_table() -> None:
     import takes 100-200 ms, which the first request needing a table price would otherwise
     pay inside the engine lock."""
     import genai_prices  # noqa: F401
-
-
-def _tune_gc() -> None:
-    """Cheaper garbage collection for a long-running server.
-
-    The objects built at start-up (config, metrics, servers, price table) live until exit;
-    ``gc.freeze`` moves them out of the collected generations, so later collections do not
-    scan them again. A higher young-generation threshold (:data:`_GEN0_THRESHOLD`) makes
-    collections rarer; memory stays bounded, garbage cycles are still collected.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(_GEN0_THRESHOLD, middle, old)
