@@ -12,8 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aikpi_collector.yamlfile import read_yaml_mapping
 
 __all__ = (
     "DEFAULT_LABEL_KEYS",
@@ -190,17 +191,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> CollectorCo
     """Read the YAML file (if any), apply command-line overrides (``None`` = not given)."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of keys to values")
-        data.update(loaded)
+        data.update(read_yaml_mapping(path, "config file", ConfigError))
     data.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return CollectorConfig.model_validate(data)

@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from aikpi.semconv import Cohort, Outcome
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aikpi_collector.yamlfile import read_yaml_mapping
 
 __all__ = (
     "SRE_WORKBOOK_WINDOWS",
@@ -261,16 +262,7 @@ def _describe(path: str | Path, error: ValidationError) -> str:
 
 def load_spec(path: str | Path) -> SLOSpec:
     """Read and validate a spec file; raise :class:`SpecError` with readable reasons."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"cannot read SLO spec {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise SpecError(f"SLO spec {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecError(f"SLO spec {path} must hold a mapping of keys to values")
+    data = read_yaml_mapping(path, "SLO spec", SpecError)
     try:
         return SLOSpec.model_validate(data)
     except ValidationError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from rx_workload import build_spans, make_runs
 from support.binaries import require_binary
+from support.cli import run_collector_cli
 from support.collector import running_collector
 from support.net import free_port
 
@@ -20,12 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_command(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aikpi_collector", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_collector_cli(*args, timeout=timeout)
 
 
 @pytest.mark.parametrize(
