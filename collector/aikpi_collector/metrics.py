@@ -254,10 +254,6 @@ class CounterFamily(_Family):
     def header_metric(self) -> Metric:
         return CounterMetricFamily(self.name, self.documentation, labels=())
 
-    def inc(self, key: tuple[str, ...], amount: float, context: ExemplarContext | None) -> None:
-        """Add ``amount`` (>= 0) to the series of the full catalogue label tuple ``key``."""
-        self.handle(key).inc(amount, context)
-
     def collect(self) -> Metric:
         """The metric family with its current samples, for exposition."""
         family = CounterMetricFamily(self.name, self.documentation, labels=self.label_names)
@@ -290,10 +286,6 @@ class HistogramFamily(_Family):
     @staticmethod
     def _copy(series: HistogramSeries) -> tuple[list[int], float, list[Any], list[float]]:
         return (list(series.counts), series.total, list(series.contexts), list(series.values))
-
-    def observe(self, key: tuple[str, ...], value: float, context: ExemplarContext | None) -> None:
-        """Record one observation ``value`` (>= 0) for the full catalogue label tuple ``key``."""
-        self.handle(key).observe(value, context)
 
     def collect(self) -> Metric:
         """The metric family with cumulative buckets, count and sum, for exposition."""

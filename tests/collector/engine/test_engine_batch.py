@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from aikpi import semconv
-from aikpi_collector.dedup import DedupWindow
 from engine_spans import new_engine, outcome_span, step_labels, step_span, value
 
 
@@ -83,16 +82,14 @@ def test_rejected_span_is_not_remembered() -> None:
     assert value(registry, "aikpi_outcomes_total", step_labels(outcome="accepted")) == 1
 
 
-def test_dedup_window_unit() -> None:
-    window = DedupWindow(2)
-    window.add(b"a")
-    window.add(b"a")
-    window.add(b"b")
-    assert len(window) == 2
-    window.add(b"c")
-    assert b"a" not in window
-    assert b"b" in window
-    assert b"c" in window
+def test_dedup_window_of_two_forgets_the_oldest() -> None:
+    engine, _ = new_engine(dedup_window_spans=2)
+    a, b, c = step_span(), step_span(), step_span()
+    assert engine.process_batch([a, a, b], "grpc").duplicates == 1
+    assert len(engine._dedup) == 2
+    engine.process_batch([c], "grpc")  # a is forgotten; b and c are remembered
+    assert engine.process_batch([b, c], "grpc").duplicates == 2
+    assert engine.process_batch([a], "grpc").accepted == 1
 
 
 def test_concurrent_batches_count_exactly() -> None:
