@@ -190,18 +190,17 @@ def cohort_kpis(samples: MetricSamples, cohort: str, workflow: str | None = None
         sel["workflow"] = workflow
     rates = _labor_rates(samples)
     steps_by_team = samples.by_label("aikpi_steps_total", "team", sel)
-    human_seconds = 0.0
-    labor_cost = 0.0
-    teams = set(steps_by_team) | samples.label_values("aikpi_correction_seconds_sum", "team", sel)
-    for team in teams:
-        team_sel: Selector = {**sel, "team": team}
-        if cohort == BASELINE:
-            seconds = samples.total("aikpi_step_duration_seconds_sum", team_sel)
-        else:
-            seconds = samples.total("aikpi_review_seconds_sum", team_sel)
-            seconds += samples.total("aikpi_correction_seconds_sum", team_sel)
-        human_seconds += seconds
-        labor_cost += seconds / 3600.0 * _rate(rates, team)
+    # human time: the step itself in the baseline, review + correction with AI; by team,
+    # because each team's time is priced at its own labour rate
+    if cohort == BASELINE:
+        seconds_by_team = samples.by_label("aikpi_step_duration_seconds_sum", "team", sel)
+    else:
+        seconds_by_team = samples.by_label("aikpi_review_seconds_sum", "team", sel)
+        correction = samples.by_label("aikpi_correction_seconds_sum", "team", sel)
+        for team, seconds in correction.items():
+            seconds_by_team[team] = seconds_by_team.get(team, 0.0) + seconds
+    human_seconds = sum(seconds_by_team.values())
+    labor_cost = sum(s / 3600.0 * _rate(rates, t) for t, s in seconds_by_team.items())
     steps = sum(steps_by_team.values())
     if steps > 0:
         labor_rate = sum(n * _rate(rates, t) for t, n in steps_by_team.items()) / steps

@@ -29,8 +29,10 @@ class Sample:
 
 
 def _matches(labels: Mapping[str, str], selector: Selector) -> bool:
+    """Prometheus matching: a label the sample lacks (e.g. ``team`` dropped from the
+    collector's label keys) has the value ``""``."""
     for key, wanted in selector.items():
-        value = labels.get(key)
+        value = labels.get(key, "")
         if isinstance(wanted, tuple):
             if value not in wanted:
                 return False
