@@ -12,10 +12,10 @@ import threading
 import weakref
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from aikpi._context import DIMS_KEY, dims_from_baggage
+from aikpi._context import dims_of
 from aikpi._version import __version__
 from aikpi.semconv import SPAN_TYPE
 
@@ -50,13 +50,9 @@ class BaggageSpanProcessor(SpanProcessor):
             attributes = span.attributes
             if attributes is not None and SPAN_TYPE in attributes:
                 return
-            ctx = parent_context if parent_context is not None else _current()
-            dims = ctx.get(DIMS_KEY)
-            if dims is None:
-                dims = dims_from_baggage(ctx)
-                if dims is None:
-                    return
-            span.set_attributes(dims.attributes)
+            dims = dims_of(parent_context if parent_context is not None else get_current())
+            if dims is not None:
+                span.set_attributes(dims.attributes)
         except Exception:  # telemetry must never break the traced code
             _LOG.debug("aikpi: could not stamp dimensions onto a span", exc_info=True)
 
@@ -69,12 +65,6 @@ class BaggageSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered here."""
         return True
-
-
-def _current() -> Context:
-    from opentelemetry.context import get_current
-
-    return get_current()
 
 
 def _propagation_from_env() -> bool:

@@ -58,7 +58,9 @@ class _Run:
         self._end_ns: int | None = None
         self._token: object | None = None
         ctx = trace.set_span_in_context(span, parent)
-        self._context = Context({**ctx, DIMS_KEY: dims, key: self})
+        # STEP_KEY cleared first: inside a nested workflow there is no current step until
+        # one opens (a step's own ``key`` entry then sets it)
+        self._context = Context({**ctx, DIMS_KEY: dims, STEP_KEY: None, key: self})
 
     @property
     def correlation_id(self) -> str:
@@ -145,10 +147,10 @@ class WorkflowRun(_Run):
     def _finish(self, exc: BaseException | None) -> None:
         try:
             failed = _is_failure(exc)
-            if self._status is None:
-                self._status = (
-                    WorkflowStatus.FAILED.value if failed else WorkflowStatus.COMPLETED.value
-                )
+            if failed:  # raised: failed, even after complete() or abandon()
+                self._status = WorkflowStatus.FAILED.value
+            elif self._status is None:
+                self._status = WorkflowStatus.COMPLETED.value
             span = self._span
             span.set_attribute(WORKFLOW_STATUS, self._status)
             if failed:
@@ -245,7 +247,7 @@ class StepRun(_Run):
 class LlmCall:
     """One model call inside a step: ``.record_usage()`` and ``.record_cost()``."""
 
-    __slots__ = ("_attributes", "_model", "_span", "_step", "_token")
+    __slots__ = ("_attributes", "_ended", "_model", "_span", "_step", "_token")
 
     def __init__(self, step: StepRun, model: str, provider: str | None) -> None:
         self._step = step
@@ -258,6 +260,7 @@ class LlmCall:
         self._attributes = attributes
         self._span: Span = trace.INVALID_SPAN
         self._token: object | None = None
+        self._ended = False
 
     @property
     def span(self) -> Span:
@@ -285,11 +288,20 @@ class LlmCall:
             if self._token is not None:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
                 self._token = None
-            if exc is not None:
-                mark_error(self._span, exc)
+            if _is_failure(exc):
+                mark_error(self._span, exc)  # type: ignore[arg-type]
             self._span.end()
         except Exception:
             _LOG.warning("aikpi: could not end an LLM call span", exc_info=True)
+        self._ended = True
+
+    def _check_open(self, method: str) -> None:
+        """Usage recorded on an ended call would be lost without a sign: refuse it."""
+        if self._ended:
+            raise ValueError(
+                f"{method}() must be called inside the `with step.llm_call(...)` block; "
+                "this call has ended"
+            )
 
     def record_usage(
         self,
@@ -300,6 +312,7 @@ class LlmCall:
         cache_creation_tokens: int = 0,
     ) -> None:
         """Token counts of the call. ``input_tokens`` includes cached tokens (GenAI semconv)."""
+        self._check_open("record_usage")
         input_tokens = _validate.check_count("input_tokens", input_tokens)
         output_tokens = _validate.check_count("output_tokens", output_tokens)
         cache_read_tokens = _validate.check_count("cache_read_tokens", cache_read_tokens)
@@ -326,6 +339,7 @@ class LlmCall:
 
     def record_cost(self, usd: float) -> None:
         """The explicit cost of the call in US dollars (wins over the collector's price table)."""
+        self._check_open("record_cost")
         cost = _validate.check_usd(usd)
         try:
             self._span.set_attribute(COST_USD, cost)
