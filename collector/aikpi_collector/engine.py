@@ -43,11 +43,24 @@ from aikpi_collector.validate import (
     check_word,
 )
 
-__all__ = ("TRANSPORTS", "BatchResult", "KpiEngine", "SpanRejected")
+__all__ = (
+    "GRPC",
+    "HTTP_JSON",
+    "HTTP_PROTOBUF",
+    "IN_PROCESS",
+    "TRANSPORTS",
+    "BatchResult",
+    "KpiEngine",
+    "SpanRejected",
+)
 
 log = logging.getLogger(__name__)
 
-TRANSPORTS = ("http_protobuf", "http_json", "grpc", "in_process")
+HTTP_PROTOBUF = "http_protobuf"
+HTTP_JSON = "http_json"
+GRPC = "grpc"
+IN_PROCESS = "in_process"
+TRANSPORTS = (HTTP_PROTOBUF, HTTP_JSON, GRPC, IN_PROCESS)
 """Values of the ``transport`` label of the self-metrics."""
 
 NONE = "none"
@@ -202,7 +215,11 @@ class KpiEngine:
         self.config = config
         self.registry = registry
         self._lock = threading.Lock()
-        self.self_metrics = SelfMetrics(registry)
+        self.self_metrics = sm = SelfMetrics(registry)
+        # every transport's series exists from the start (at 0), so Prometheus's increase()
+        # sees the first batch too; and no labels() lookup per batch (per span in-process)
+        self._received = {t: sm.spans_received.labels(transport=t) for t in TRANSPORTS}
+        self._duplicates = {t: sm.duplicate_spans.labels(transport=t) for t in TRANSPORTS}
         self.metrics = KpiMetrics(config, registry, self.self_metrics, self._lock)
         self.prices = PriceBook(config.price_overrides)
         self._dedup = DedupWindow(config.dedup_window_spans)
@@ -280,9 +297,15 @@ class KpiEngine:
                 accepted += 1
         sm = self.self_metrics
         if received:
-            sm.spans_received.labels(transport=transport).inc(received)
+            counter = self._received.get(transport)
+            if counter is None:
+                counter = sm.spans_received.labels(transport=transport)
+            counter.inc(received)
         if duplicates:
-            sm.duplicate_spans.labels(transport=transport).inc(duplicates)
+            counter = self._duplicates.get(transport)
+            if counter is None:
+                counter = sm.duplicate_spans.labels(transport=transport)
+            counter.inc(duplicates)
         for reason, count in reasons.items():
             sm.spans_rejected.labels(transport=transport, reason=reason).inc(count)
         error_message = ""

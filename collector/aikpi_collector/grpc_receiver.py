@@ -31,10 +31,9 @@ from aikpi_collector.ingest import (
     Ingest,
 )
 
-__all__ = ("EXPORT_METHOD", "SERVICE_NAME", "create_grpc_server")
+__all__ = ("SERVICE_NAME", "create_grpc_server")
 
 SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
-EXPORT_METHOD = f"/{SERVICE_NAME}/Export"
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 _OVERLOADED_MESSAGE = "collector over capacity: too many requests in progress, retry later"
 

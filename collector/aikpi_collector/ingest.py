@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
+from aikpi_collector.engine import GRPC, HTTP_JSON, HTTP_PROTOBUF
 from aikpi_collector.spanrecord import SpanRecord
 
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ __all__ = (
     "Ingest",
 )
 
-HTTP_PROTOBUF = "http_protobuf"
-HTTP_JSON = "http_json"
-GRPC = "grpc"
 
 REASON_MALFORMED = "malformed"
 REASON_UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
@@ -57,11 +55,6 @@ class Admission:
         self.limit = limit
         self._in_flight = 0
         self._lock = threading.Lock()
-
-    @property
-    def in_flight(self) -> int:
-        """Requests holding a slot right now."""
-        return self._in_flight
 
     def try_acquire(self) -> bool:
         """Take a slot if one is free; ``False`` means answer "overloaded, retry later"."""

@@ -33,15 +33,6 @@ class UnitPrices:
     cache_read: float
     cache_creation: float
 
-    def cost(self, uncached: int, output: int, cache_read: int, cache_creation: int) -> float:
-        """Cost of one call, given the token counts by type."""
-        return (
-            uncached * self.input
-            + output * self.output
-            + cache_read * self.cache_read
-            + cache_creation * self.cache_creation
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class _Tiered:
@@ -172,7 +163,7 @@ class PriceBook:
         uncached = input_total - cache_read - cache_creation
         if uncached < 0:
             uncached = 0
-        # UnitPrices.cost, inlined (same terms, same order: the same float)
+        # each token type at its own per-token price
         return (
             uncached * unit.input
             + output * unit.output

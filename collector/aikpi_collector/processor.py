@@ -16,15 +16,12 @@ from opentelemetry.trace import StatusCode
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.engine import KpiEngine
+from aikpi_collector.engine import IN_PROCESS, KpiEngine
 from aikpi_collector.spanrecord import SpanEvent, SpanRecord
 
 __all__ = ("IN_PROCESS", "KpiSpanProcessor", "span_record")
 
 log = logging.getLogger(__name__)
-
-IN_PROCESS = "in_process"
-"""``transport`` label value of spans fed by this processor."""
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:
@@ -58,7 +55,10 @@ class KpiSpanProcessor(SpanProcessor):
     ) -> None:
         self.registry = REGISTRY if registry is None else registry
         self.config = CollectorConfig() if config is None else config
-        self.engine = KpiEngine(self.config, self.registry)
+        # in-process spans are never retried, so no de-duplication window: it would cost
+        # memory and time per span, and would drop spans that carry no ids (all zero)
+        no_dedup = self.config.model_copy(update={"dedup_window_spans": 0})
+        self.engine = KpiEngine(no_dedup, self.registry)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do: KPIs come from finished spans."""

@@ -57,12 +57,19 @@ def test_a_page_that_is_not_an_exposition_is_a_source_error() -> None:
 
 @pytest.mark.parametrize(
     ("window", "seconds"),
-    [("28d", 28 * 86400.0), ("6h", 21600.0), ("30m", 1800.0), ("90s", 90.0), ("2w", 1209600.0)],
+    [
+        ("28d", 28 * 86400.0),
+        ("6h", 21600.0),
+        ("30m", 1800.0),
+        ("90s", 90.0),
+        ("2w", 1209600.0),
+        ("1h30m", 5400.0),  # compound, as Prometheus accepts
+    ],
 )
 def test_window_seconds(window: str, seconds: float) -> None:
     assert window_seconds(window) == seconds
 
 
-@pytest.mark.parametrize("window", ["", "28", "1h30m", "d", "four weeks"])
+@pytest.mark.parametrize("window", ["", "28", "30x", "d", "four weeks"])
 def test_window_seconds_refuses_what_it_cannot_read(window: str) -> None:
     assert window_seconds(window) is None

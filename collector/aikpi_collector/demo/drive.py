@@ -81,12 +81,9 @@ def replay(
     runs: Iterable[RunEvent],
     clock: SimulatedClock,
     progress: Callable[[RunEvent], None] | None = None,
-) -> int:
-    """Replay every run through the configured SDK; returns the number of runs."""
-    count = 0
+) -> None:
+    """Replay every run through the configured SDK."""
     for run in runs:
         _do_run(run, clock)
-        count += 1
         if progress is not None:
             progress(run)
-    return count

@@ -40,7 +40,7 @@ class PilotSender:
     """Replays planned runs through the SDK into one collector; ``close()`` when done."""
 
     def __init__(self, server: CollectorServer, service_name: str = "aikpi-demo") -> None:
-        host = reachable_host(getattr(getattr(server, "config", None), "host", "127.0.0.1"))
+        host = reachable_host(server.config.host)
         import aikpi
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource

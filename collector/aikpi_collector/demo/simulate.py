@@ -51,11 +51,6 @@ class StepEvent:
     llm_calls: tuple[LlmCallEvent, ...]
     violations: tuple[str, ...]
 
-    @property
-    def duration(self) -> float:
-        """Step span duration, seconds."""
-        return self.end - self.start
-
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
@@ -71,11 +66,6 @@ class RunEvent:
     """``completed``, ``abandoned`` (output rejected) or ``failed`` (a step raised)."""
     steps: tuple[StepEvent, ...]
     reopened: bool
-
-    @property
-    def duration(self) -> float:
-        """Workflow span duration, seconds."""
-        return self.end - self.start
 
 
 def _draw(rng: random.Random, dist: Dist) -> float:

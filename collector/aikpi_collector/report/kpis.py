@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aikpi.semconv import Cohort, Outcome, WorkflowEvent, WorkflowStatus
 
-from aikpi_collector.report.samples import MetricSamples, Selector
+from aikpi_collector.report.samples import MetricSamples
 from aikpi_collector.report.sources import LABOR_GAUGE
 from aikpi_collector.report.stats import (
     Histogram,
@@ -275,12 +275,10 @@ class Comparison:
     @property
     def net_gain_usd(self) -> float | None:
         """Net productivity gain over the window, USD (design formula)."""
-        base = self.baseline.human_seconds_per_step
-        ai = self.ai.human_seconds_per_step
-        if base is None or ai is None:
+        hours = self.hours_saved
+        if hours is None:
             return None
-        saved_seconds = (base - ai) * self.ai.steps
-        return saved_seconds * self.ai.labor_rate / 3600.0 - self.ai.token_cost_usd
+        return hours * self.ai.labor_rate - self.ai.token_cost_usd
 
     @property
     def hours_saved(self) -> float | None:

@@ -8,9 +8,8 @@ message a person can act on.
 
 from __future__ import annotations
 
-import re
-
 from aikpi_collector.report.samples import MetricSamples, Sample
+from aikpi_collector.slo.spec import parse_duration
 
 __all__ = (
     "COUNTERS",
@@ -45,27 +44,15 @@ HISTOGRAMS: dict[str, tuple[str, ...]] = {
 
 LABOR_GAUGE = "aikpi_labor_cost_usd_per_hour"
 
-_WINDOW_RE = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _TIMEOUT_SECONDS = 10.0
 
 
-_UNIT_SECONDS = {
-    "ms": 0.001,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 7 * 86400.0,
-    "y": 365 * 86400.0,
-}
-
-
 def window_seconds(window: str) -> float | None:
-    """Length of a simple Prometheus duration (``28d``, ``6h``), ``None`` if not one."""
-    match = _WINDOW_RE.match(window)
-    if not match:
+    """Length of a Prometheus duration (``28d``, ``1h30m``), ``None`` if not one."""
+    try:
+        return float(parse_duration(window))
+    except ValueError:
         return None
-    return float(window[: -len(match.group(1))]) * _UNIT_SECONDS[match.group(1)]
 
 
 class SourceError(RuntimeError):
@@ -141,7 +128,7 @@ def read_prometheus(base_url: str, window: str, at: float | None = None) -> Metr
     Every query is evaluated at the same instant ``at`` (unix seconds; default: when the first
     query runs), so all KPIs describe exactly the same window.
     """
-    if not _WINDOW_RE.match(window):
+    if window_seconds(window) is None:
         raise SourceError(f"window {window!r} is not a Prometheus duration like 28d, 6h or 30m")
     import time
 

@@ -191,22 +191,21 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
             ("slo:error_budget:ratio", scope.budget),
             ("slo:time_period:days", round(days, 12)),
         )
-        for record, value in constants:
-            rules.append({"record": record, "expr": f"{period_ratio} * 0 + {value!r}"})
-        rules.append(
-            {"record": "slo:current_burn_rate:ratio", "expr": f"{base_scope}\n/ {scope.budget!r}"}
-        )
-        rules.append(
-            {"record": "slo:period_burn_rate:ratio", "expr": f"{period_ratio}\n/ {scope.budget!r}"}
-        )
-        rules.append(
+        scoped = [
+            *(
+                {"record": record, "expr": f"{period_ratio} * 0 + {value!r}"}
+                for record, value in constants
+            ),
+            {"record": "slo:current_burn_rate:ratio", "expr": f"{base_scope}\n/ {scope.budget!r}"},
+            {"record": "slo:period_burn_rate:ratio", "expr": f"{period_ratio}\n/ {scope.budget!r}"},
             {
                 "record": "slo:period_error_budget_remaining:ratio",
                 "expr": f"1 - slo:period_burn_rate:ratio{_selector(*matchers)}",
-            }
-        )
-        for rule in rules[-6:]:
+            },
+        ]
+        for rule in scoped:
             rule["labels"] = {"objective": scope.label}
+        rules += scoped
     return rules
 
 

@@ -157,3 +157,13 @@ def test_scrape_while_ingesting_new_label_sets() -> None:
     steps = {m.name: m for m in registry.collect()}["aikpi_steps"]
     assert sum(s.value for s in steps.samples) == 1000
     assert len(steps.samples) == 1000
+
+
+def test_every_transport_series_exists_from_the_start() -> None:
+    # at 0 before the first batch, so Prometheus's increase() counts that batch too
+    _, registry = new_engine()
+    for transport in ("http_protobuf", "http_json", "grpc", "in_process"):
+        labels = {"transport": transport}
+        get = registry.get_sample_value
+        assert get("aikpi_collector_spans_received_total", labels) == 0  # not None: it exists
+        assert get("aikpi_collector_duplicate_spans_total", labels) == 0

@@ -125,3 +125,17 @@ def test_span_record_conversion() -> None:
     assert record.end_unix_nano - record.start_unix_nano == finished.end_time - finished.start_time
     assert record.status_error is False
     provider.shutdown()
+
+
+def test_spans_without_ids_all_count_in_process() -> None:
+    # in-process spans are never retried: no de-duplication, even for ids that are all zero
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    registry = CollectorRegistry()
+    processor = KpiSpanProcessor(registry=registry)
+    attributes = {**STEP, semconv.SPAN_TYPE: "step"}
+    for _ in range(3):
+        processor.on_end(ReadableSpan(name="step summarise", attributes=attributes))
+    labels = {**STEP_LABELS, "status": "ok"}
+    assert registry.get_sample_value("aikpi_steps_total", labels) == 3
+    assert processor.engine.config.dedup_window_spans == 0
