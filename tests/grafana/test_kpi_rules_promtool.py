@@ -89,7 +89,8 @@ EXPECTED = {
 }
 
 
-def test_kpi_rules_compute_the_design_formulas(tmp_path: Path) -> None:
+def _run_promtool(tmp_path: Path, input_series: list, expected: dict) -> None:
+    """``promtool test rules`` of the KPI rules on ``input_series`` against ``expected``."""
     promtool = require_binary("promtool")
     # compared in millionths, rounded to integers: absorbs last-bit float differences
     # (0.7999999999999999 for 0.8) and nothing else
@@ -102,7 +103,7 @@ def test_kpi_rules_compute_the_design_formulas(tmp_path: Path) -> None:
                 for labels, value in samples
             ],
         }
-        for record, samples in EXPECTED.items()
+        for record, samples in expected.items()
     ]
     document = {
         "rule_files": [str(RULES / "kpi.rules.yml")],
@@ -114,7 +115,7 @@ def test_kpi_rules_compute_the_design_formulas(tmp_path: Path) -> None:
             "aikpi-kpi-adoption-governance",
             "aikpi-kpi-cost-value",
         ],
-        "tests": [{"interval": "1m", "input_series": INPUT, "promql_expr_test": cases}],
+        "tests": [{"interval": "1m", "input_series": input_series, "promql_expr_test": cases}],
     }
     path = tmp_path / "kpi.test.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -122,3 +123,37 @@ def test_kpi_rules_compute_the_design_formulas(tmp_path: Path) -> None:
         [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kpi_rules_compute_the_design_formulas(tmp_path: Path) -> None:
+    _run_promtool(tmp_path, INPUT, EXPECTED)
+
+
+# A team with its own labour rate (sre: 120 USD/h) beside one at the default (60 USD/h).
+SRE_AI = {"workflow": "w", "step": "s", "cohort": "ai_assisted", "team": "sre"}
+OPS_BASE = {"workflow": "w", "step": "s", "cohort": "baseline", "team": "ops"}
+TEAM_INPUT = [
+    _series("aikpi_steps_total", SRE_AI, 6, status="ok"),
+    _series("aikpi_review_seconds_sum", SRE_AI, 360),
+    _series("aikpi_cost_usd_total", SRE_AI, 0.6, model="m"),
+    _series("aikpi_workflows_total", _workflow(SRE_AI), 6, status="completed"),
+    _series("aikpi_steps_total", OPS_BASE, 3, status="ok"),
+    _series("aikpi_step_duration_seconds_sum", OPS_BASE, 1800),
+    _series("aikpi_workflows_total", _workflow(OPS_BASE), 3, status="completed"),
+    {"series": 'aikpi_labor_cost_usd_per_hour{team="default"}', "values": f"60x{MINUTES}"},
+    {"series": 'aikpi_labor_cost_usd_per_hour{team="sre"}', "values": f"120x{MINUTES}"},
+]
+TEAM_EXPECTED = {
+    # per minute: AI (0.6 + 360 s at 120 USD/h = 12) / 6; baseline 1800 s at 60 USD/h / 3
+    "workflow_cohort:aikpi_cost_per_completed_workflow_usd:ratio_rate1h": [
+        (AI_WC, 2.1),
+        (BASE_WC, 10),
+    ],
+    "workflow_cohort:aikpi_labor_rate_usd_per_hour:ratio_rate1h": [(AI_WC, 120), (BASE_WC, 60)],
+    # (600 - 60) s x 6/60 AI steps/s x 120 USD/h - 3600 x 0.6/60 USD/s = 6480 - 36
+    "workflow:aikpi_net_productivity_gain_usd_per_hour:rate1h": [({"workflow": "w"}, 6444)],
+}
+
+
+def test_each_team_is_priced_at_its_own_labour_rate(tmp_path: Path) -> None:
+    _run_promtool(tmp_path, TEAM_INPUT, TEAM_EXPECTED)
