@@ -20,6 +20,7 @@ from aikpi_collector.report.stats import (
     diff_means_interval,
     diff_proportions_interval,
 )
+from aikpi_collector.slo.spec import SLOSpec
 
 __all__ = (
     "AI",
@@ -44,7 +45,8 @@ DEFAULT_LABOR_RATE = 60.0
 """USD per hour used only when the source exposes no ``aikpi_labor_cost_usd_per_hour``."""
 
 _FINISHED = (WorkflowStatus.COMPLETED, WorkflowStatus.ABANDONED, WorkflowStatus.FAILED)
-_BAD_OUTCOMES = (Outcome.OVERRIDDEN, Outcome.ESCALATED, Outcome.REJECTED)
+_BAD_OUTCOMES: tuple[Outcome, ...] = SLOSpec.model_fields["bad_outcomes"].default
+"""The SLO spec's default bad outcomes (the generated alert rules use the same)."""
 
 
 class NoDataError(LookupError):

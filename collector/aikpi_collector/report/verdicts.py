@@ -103,6 +103,14 @@ def _ci_text(interval: Interval, fmt) -> str:
     return f"{fmt(interval.estimate)}, 95 % CI [{fmt(interval.low)}, {fmt(interval.high)}]"
 
 
+def _unclear(what: str, ci: Interval | None, fmt, missing: str) -> Verdict:
+    """Not enough evidence: no interval (``missing`` says why), or one that includes 0."""
+    if ci is None:
+        return Verdict(Level.INSUFFICIENT, f"not enough evidence: {what}: {missing}")
+    detail = _ci_text(ci, fmt)
+    return Verdict(Level.INSUFFICIENT, f"not enough evidence: {what} {detail} includes 0")
+
+
 def speed_verdict(c: Comparison, t: Thresholds) -> Verdict:
     """Cycle time, read with rework (correction time per step) and reopen rate."""
     few = _too_few("runs", c.ai.workflow_time.count, c.baseline.workflow_time.count, t)
@@ -110,8 +118,7 @@ def speed_verdict(c: Comparison, t: Thresholds) -> Verdict:
         return few
     ci = c.cycle_time_diff
     if ci is None or ci.includes_zero:
-        detail = _ci_text(ci, _minutes) if ci else "no spread estimate"
-        return Verdict(Level.INSUFFICIENT, f"not enough evidence: cycle time {detail} includes 0")
+        return _unclear("cycle time", ci, _minutes, "no spread estimate")
     change = relative_change(c.ai.workflow_time.mean, c.baseline.workflow_time.mean) or 0.0
     if ci.estimate > 0:
         return Verdict(Level.WARNING, f"cycle time up {_pct(change)}: warning sign")
@@ -141,8 +148,7 @@ def quality_verdict(c: Comparison, t: Thresholds) -> Verdict:
         return few
     ci = c.acceptance_diff
     if ci is None or ci.includes_zero:
-        detail = _ci_text(ci, _points) if ci else "no outcomes"
-        return Verdict(Level.INSUFFICIENT, f"not enough evidence: acceptance {detail} includes 0")
+        return _unclear("acceptance", ci, _points, "no outcomes")
     if ci.estimate < 0:
         override = c.ai.outcome_rate("overridden") or 0.0
         return Verdict(
