@@ -44,6 +44,15 @@ STEP_KEY = otel_context.create_key("aikpi-step")
 WORKFLOW_KEY = otel_context.create_key("aikpi-workflow")
 
 
+NO_WORKFLOW = "none"
+"""Workflow name of a step outside any workflow, and of baggage that names none: the
+collector counts only spans with a workflow name, so there is always one."""
+
+_last_received: tuple[tuple[tuple[str, object], ...], Dims | None] = ((), None)
+"""The last baggage read and what it gave: a service whose every span carries the same
+received baggage checks it (and warns about a bad entry) once, not once per span."""
+
+
 class Dims:
     """The dimensions of one workflow run or step; immutable once made."""
 
@@ -52,7 +61,7 @@ class Dims:
     def __init__(
         self,
         correlation_id: str,
-        workflow: str | None,
+        workflow: str,
         step: str | None,
         cohort: str,
         team: str | None,
@@ -62,9 +71,7 @@ class Dims:
         self.step = step
         self.cohort = cohort
         self.team = team
-        attributes = {CORRELATION_ID: correlation_id, COHORT: cohort}
-        if workflow is not None:
-            attributes[WORKFLOW_NAME] = workflow
+        attributes = {CORRELATION_ID: correlation_id, WORKFLOW_NAME: workflow, COHORT: cohort}
         if step is not None:
             attributes[STEP_NAME] = step
         if team is not None:
@@ -85,9 +92,20 @@ def dims_from_baggage(ctx: Context) -> Dims | None:
     Values come from outside, so each is checked; a bad one is dropped with a warning
     (never an exception: the code being wrapped did nothing wrong).
     """
+    global _last_received
     entries = baggage.get_all(ctx)
     if not entries:
         return None
+    key = tuple(entries.items())
+    last_key, last_dims = _last_received
+    if key == last_key:
+        return last_dims
+    dims = _checked_dims(entries)
+    _last_received = (key, dims)
+    return dims
+
+
+def _checked_dims(entries: Mapping[str, object]) -> Dims | None:
     correlation_id = _soft_name(CORRELATION_ID, entries.get(CORRELATION_ID))
     if correlation_id is None:
         return None
@@ -99,7 +117,7 @@ def dims_from_baggage(ctx: Context) -> Dims | None:
         cohort = Cohort.AI_ASSISTED.value
     return Dims(
         correlation_id,
-        _soft_name(WORKFLOW_NAME, entries.get(WORKFLOW_NAME)),
+        _soft_name(WORKFLOW_NAME, entries.get(WORKFLOW_NAME)) or NO_WORKFLOW,
         _soft_name(STEP_NAME, entries.get(STEP_NAME)),
         cohort,
         _soft_name(TEAM, entries.get(TEAM)),

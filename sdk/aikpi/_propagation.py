@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 
-from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from aikpi._context import DIMS_KEY
+from aikpi._context import DIMS_KEY, sync_baggage
 
 __all__ = ("continue_from", "extract", "inject")
 
@@ -29,10 +28,8 @@ def inject(carrier: MutableMapping[str, str], context: Context | None = None) ->
     ctx = context if context is not None else otel_context.get_current()
     _TRACE_CONTEXT.inject(carrier, context=ctx)
     dims = ctx.get(DIMS_KEY)
-    if dims is not None:
-        for key, value in dims.attributes.items():
-            if baggage.get_baggage(key, ctx) != value:
-                ctx = baggage.set_baggage(key, value, ctx)
+    if dims is not None:  # always carried here, whatever the propagation switch says
+        ctx = sync_baggage(ctx, dims, True)
     _BAGGAGE.inject(carrier, context=ctx)
 
 

@@ -117,7 +117,7 @@ class WorkflowRun(_Run):
     @property
     def name(self) -> str:
         """The workflow name."""
-        return self.dims.workflow or ""
+        return self.dims.workflow
 
     @property
     def status(self) -> str | None:

@@ -22,7 +22,7 @@ from opentelemetry.context import Context
 
 from aikpi import _validate
 from aikpi._config import state
-from aikpi._context import STEP_KEY, WORKFLOW_KEY, Dims, dims_of, sync_baggage
+from aikpi._context import NO_WORKFLOW, STEP_KEY, WORKFLOW_KEY, Dims, dims_of, sync_baggage
 from aikpi._ids import new_correlation_id
 from aikpi._runs import StepRun, WorkflowRun
 from aikpi.semconv import Cohort, SpanType
@@ -33,8 +33,6 @@ _LOG = logging.getLogger("aikpi")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULT_COHORT = Cohort.AI_ASSISTED.value
-NO_WORKFLOW = "none"
-"""Workflow name of a step that runs outside any workflow (the collector's "missing" label)."""
 _STEP = SpanType.STEP.value
 _WORKFLOW = SpanType.WORKFLOW.value
 
@@ -257,15 +255,19 @@ class WorkflowScope(_Scope):
         self._team = _validate.check_optional_name("team", team)
         self._span_name = f"workflow {self._name}"
 
-    def _start(self) -> WorkflowRun:
-        parent = otel_context.get_current()
-        dims = Dims(
+    def _new_dims(self) -> Dims:
+        """The run's dimensions: the given correlation id, else a new one."""
+        return Dims(
             self._correlation_id or new_correlation_id(),
             self._name,
             None,
             self._cohort,
             self._team,
         )
+
+    def _start(self) -> WorkflowRun:
+        parent = otel_context.get_current()
+        dims = self._new_dims()
         try:
             span = state.tracer.start_span(
                 self._span_name, context=parent, attributes=dims.span_attributes(_WORKFLOW)
@@ -276,14 +278,7 @@ class WorkflowScope(_Scope):
         return WorkflowRun(dims, span, _with_baggage(parent, dims))
 
     def _fallback(self) -> WorkflowRun:
-        dims = Dims(
-            self._correlation_id or new_correlation_id(),
-            self._name,
-            None,
-            self._cohort,
-            self._team,
-        )
-        return WorkflowRun(dims, trace.INVALID_SPAN, otel_context.get_current())
+        return WorkflowRun(self._new_dims(), trace.INVALID_SPAN, otel_context.get_current())
 
     def __enter__(self) -> WorkflowRun:
         return super().__enter__()  # type: ignore[no-any-return]
@@ -307,23 +302,27 @@ class StepScope(_Scope):
         # called again and again inside one workflow reuses them instead of rebuilding.
         self._last: tuple[Dims, Dims, dict[str, str]] | None = None
 
+    def _standalone_dims(self) -> Dims:
+        """Dimensions of a step outside any workflow: its own correlation id."""
+        return Dims(
+            new_correlation_id(),
+            NO_WORKFLOW,
+            self._name,
+            self._cohort or _DEFAULT_COHORT,
+            self._team,
+        )
+
     def _dims(self, parent: Context) -> tuple[Dims, dict[str, str]]:
         inherited = dims_of(parent)
         if inherited is None:
-            dims = Dims(
-                new_correlation_id(),
-                NO_WORKFLOW,
-                self._name,
-                self._cohort or _DEFAULT_COHORT,
-                self._team,
-            )
+            dims = self._standalone_dims()
             return dims, dims.span_attributes(_STEP)
         last = self._last
         if last is not None and last[0] is inherited:
             return last[1], last[2]
         dims = Dims(
             inherited.correlation_id,
-            inherited.workflow or NO_WORKFLOW,
+            inherited.workflow,
             self._name,
             self._cohort or inherited.cohort,
             self._team or inherited.team,
@@ -343,14 +342,7 @@ class StepScope(_Scope):
         return StepRun(dims, span, _with_baggage(parent, dims))
 
     def _fallback(self) -> StepRun:
-        dims = Dims(
-            new_correlation_id(),
-            NO_WORKFLOW,
-            self._name,
-            self._cohort or _DEFAULT_COHORT,
-            self._team,
-        )
-        return StepRun(dims, trace.INVALID_SPAN, otel_context.get_current())
+        return StepRun(self._standalone_dims(), trace.INVALID_SPAN, otel_context.get_current())
 
     def __enter__(self) -> StepRun:
         return super().__enter__()  # type: ignore[no-any-return]

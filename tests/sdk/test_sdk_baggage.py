@@ -159,3 +159,30 @@ def test_received_bad_baggage_values_are_dropped_not_raised(aikpi_spans):
     attributes = aikpi_spans.one("step tolerant").attributes
     assert attributes[semconv.COHORT] == "ai_assisted"
     assert semconv.TEAM not in attributes
+
+
+def test_received_baggage_without_workflow_still_names_one(aikpi_spans):
+    # the collector counts only spans with a workflow name: a library's span (tokens) under
+    # received baggage that names none gets the same "none" as a step outside any workflow
+    library = aikpi_spans.tracer("openai.instrumentation")
+    with (
+        aikpi.continue_from({"baggage": "aikpi.correlation_id=C-2"}),
+        library.start_as_current_span("chat gpt-4o"),
+    ):
+        pass
+    chat = aikpi_spans.one("chat gpt-4o").attributes
+    assert chat[semconv.CORRELATION_ID] == "C-2"
+    assert chat[semconv.WORKFLOW_NAME] == "none"
+
+
+def test_a_bad_received_entry_is_warned_about_once_not_per_span(aikpi_spans, caplog):
+    library = aikpi_spans.tracer("http.client")
+    headers = {"baggage": "aikpi.correlation_id=C-3,aikpi.cohort=treatment"}
+    with aikpi.continue_from(headers):
+        for _ in range(5):
+            with library.start_as_current_span("GET"):
+                pass
+    warnings = [r for r in caplog.records if "aikpi.cohort" in r.getMessage()]
+    assert len(warnings) == 1
+    assert len(aikpi_spans.spans) == 5
+    assert {s.attributes[semconv.COHORT] for s in aikpi_spans.spans} == {"ai_assisted"}
