@@ -31,9 +31,26 @@ from aikpi.semconv import (
     WorkflowStatus,
 )
 
-__all__ = ("LlmCall", "StepRun", "WorkflowRun", "current_step", "current_workflow", "mark_error")
+__all__ = (
+    "LlmCall",
+    "StepRun",
+    "WorkflowRun",
+    "current_step",
+    "current_workflow",
+    "mark_error",
+    "start_span",
+)
 
 _LOG = logging.getLogger("aikpi")
+
+
+def start_span(name: str, parent: Context, attributes: dict[str, str], what: str) -> Span:
+    """A new span of aikpi's tracer; if telemetry fails, a no-op span (the code runs on)."""
+    try:
+        return state.tracer.start_span(name, context=parent, attributes=attributes)
+    except Exception:
+        _LOG.warning("aikpi: could not start %s span", what, exc_info=True)
+        return trace.INVALID_SPAN
 
 
 def mark_error(span: Span, exc: BaseException) -> None:
@@ -268,14 +285,12 @@ class LlmCall:
         return self._span
 
     def __enter__(self) -> LlmCall:
+        parent = self._step._context
+        self._span = start_span(f"chat {self._model}", parent, self._attributes, "an LLM call")
         try:
-            parent = self._step._context
-            self._span = state.tracer.start_span(
-                f"chat {self._model}", context=parent, attributes=self._attributes
-            )
             self._token = otel_context.attach(trace.set_span_in_context(self._span, parent))
         except Exception:
-            _LOG.warning("aikpi: could not start an LLM call span", exc_info=True)
+            _LOG.warning("aikpi: could not enter an LLM call span", exc_info=True)
         return self
 
     def __exit__(

@@ -24,7 +24,7 @@ from aikpi import _validate
 from aikpi._config import state
 from aikpi._context import NO_WORKFLOW, STEP_KEY, WORKFLOW_KEY, Dims, dims_of, sync_baggage
 from aikpi._ids import new_correlation_id
-from aikpi._runs import StepRun, WorkflowRun
+from aikpi._runs import StepRun, WorkflowRun, start_span
 from aikpi.semconv import Cohort, SpanType
 
 __all__ = ("NO_WORKFLOW", "StepScope", "WorkflowScope", "step", "workflow")
@@ -268,13 +268,8 @@ class WorkflowScope(_Scope):
     def _start(self) -> WorkflowRun:
         parent = otel_context.get_current()
         dims = self._new_dims()
-        try:
-            span = state.tracer.start_span(
-                self._span_name, context=parent, attributes=dims.span_attributes(_WORKFLOW)
-            )
-        except Exception:
-            _LOG.warning("aikpi: could not start a workflow span", exc_info=True)
-            span = trace.INVALID_SPAN
+        attributes = dims.span_attributes(_WORKFLOW)
+        span = start_span(self._span_name, parent, attributes, "a workflow")
         return WorkflowRun(dims, span, _with_baggage(parent, dims))
 
     def _fallback(self) -> WorkflowRun:
@@ -334,11 +329,7 @@ class StepScope(_Scope):
     def _start(self) -> StepRun:
         parent = otel_context.get_current()
         dims, attributes = self._dims(parent)
-        try:
-            span = state.tracer.start_span(self._span_name, context=parent, attributes=attributes)
-        except Exception:
-            _LOG.warning("aikpi: could not start a step span", exc_info=True)
-            span = trace.INVALID_SPAN
+        span = start_span(self._span_name, parent, attributes, "a step")
         return StepRun(dims, span, _with_baggage(parent, dims))
 
     def _fallback(self) -> StepRun:
