@@ -81,12 +81,11 @@ def _propagation_from_env() -> bool:
 class State:
     """What ``configure`` decided; read on every call, written under a lock."""
 
-    __slots__ = ("configured", "propagate_baggage", "provider", "tracer")
+    __slots__ = ("propagate_baggage", "provider", "tracer")
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer = trace.get_tracer("aikpi", __version__)
         self.provider: TracerProvider | None = None
-        self.configured = False
         self.propagate_baggage = _propagation_from_env()
 
 
@@ -157,7 +156,7 @@ def configure(
         if propagate_baggage is not None:
             state.propagate_baggage = bool(propagate_baggage)
         if tracer_provider is None:
-            if state.configured and state.provider is not None:
+            if state.provider is not None:
                 if service_name is not None or endpoint is not None:
                     _LOG.info("aikpi: already configured; service_name/endpoint ignored")
                 return state.provider
@@ -178,7 +177,6 @@ def configure(
             _add_stamping(provider)
         state.provider = provider
         state.tracer = provider.get_tracer("aikpi", __version__)
-        state.configured = True
         return provider
 
 
@@ -191,5 +189,4 @@ def reset() -> None:
     with _lock:
         state.tracer = trace.get_tracer("aikpi", __version__)
         state.provider = None
-        state.configured = False
         state.propagate_baggage = _propagation_from_env()

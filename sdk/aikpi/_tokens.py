@@ -114,7 +114,7 @@ def decode_token(token: object) -> TokenData:
     prefix, body, tag_text = parts
     try:
         tag = _unb64(tag_text)
-        _unb64(body)
+        raw = _unb64(body)
     except (ValueError, binascii.Error) as exc:
         raise ValueError("malformed aikpi token: a part is not base64url") from exc
     key = _key()
@@ -130,7 +130,7 @@ def decode_token(token: object) -> TokenData:
             )
         if not hmac.compare_digest(tag, _tag(prefix, body, None)):
             raise ValueError("aikpi token failed its checksum: it was altered or truncated")
-    return _parse(_unb64(body))
+    return _parse(raw)
 
 
 def _parse(raw: bytes) -> TokenData:
