@@ -101,7 +101,8 @@ class CollectorConfig(_Strict):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body accepted (after decompression); larger gets 413."""
     max_concurrent_requests: int = Field(default=32, gt=0)
-    """Requests processed at once across both transports; more get 429/503 + Retry-After."""
+    """Requests processed at once across both transports; more get HTTP 503 + Retry-After
+    (gRPC RESOURCE_EXHAUSTED with RetryInfo)."""
     retry_after_seconds: int = Field(default=1, ge=0)
     """Value of ``Retry-After`` (and gRPC RetryInfo) when over capacity."""
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=300)

@@ -16,7 +16,6 @@ SIGTERM (and killed if it hangs) when the block ends, and its exit status is che
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.net import free_port
+from support.net import free_port, stop_process, wait_http_ok
 
 __all__ = ("CollectorProcess", "parse_samples", "running_collector")
 
@@ -109,34 +108,19 @@ class CollectorProcess:
         """SIGTERM, wait for exit (kill after ``timeout``); returns the exit status."""
         if not self._stopped:
             self._stopped = True
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process, timeout)
         return int(self.process.returncode)
 
 
 def _wait_ready(collector: CollectorProcess) -> None:
     url = f"http://{collector.host}:{collector.metrics_port}/readyz"
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if collector.process.poll() is not None:
-            raise RuntimeError(
-                f"collector exited with status {collector.process.returncode} before it was "
-                f"ready; its output:\n{collector.log()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.05)
-    collector.stop()
-    raise TimeoutError(f"collector not ready within {_START_TIMEOUT_SECONDS}s:\n{collector.log()}")
+    try:
+        wait_http_ok(url, timeout=_START_TIMEOUT_SECONDS, process=collector.process)
+    except RuntimeError as exc:
+        raise RuntimeError(f"collector {exc}; its output:\n{collector.log()}") from exc
+    except TimeoutError as exc:
+        collector.stop()
+        raise TimeoutError(f"collector not ready: {exc}\n{collector.log()}") from exc
 
 
 @contextmanager

@@ -13,7 +13,6 @@ Each process is stopped with SIGTERM (killed if it hangs) when its block ends.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 import urllib.error
@@ -28,7 +27,7 @@ from typing import Any, TypeVar
 import yaml
 
 from support.binaries import require_binary
-from support.net import free_port, wait_http_ok
+from support.net import free_port, stop_process, wait_http_ok
 
 __all__ = (
     "AlertmanagerProcess",
@@ -55,19 +54,23 @@ def _get_json(url: str, timeout: float = 10.0) -> Any:
         raise PrometheusError(f"{url} -> HTTP {exc.code}: {body}") from exc
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+@contextmanager
+def _started(argv: list[str], log_path: Path, ready_url: str, what: str) -> Iterator[Any]:
+    """Start ``argv`` (output to ``log_path``), yield it once ``ready_url`` answers, stop it."""
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
         try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+            wait_http_ok(ready_url, timeout=_START_TIMEOUT_SECONDS, process=process)
+        except (RuntimeError, TimeoutError) as exc:
+            output = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+            raise RuntimeError(f"{what} did not start ({exc}):\n{output}") from exc
+        yield process
+    finally:
+        stop_process(process)
 
 
-def _wait(
-    predicate: Callable[[], T], timeout: float, interval: float, what: str, log: Callable[[], str]
-) -> T:
+def _wait(predicate: Callable[[], T], timeout: float, interval: float, log: Callable[[], str]) -> T:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -79,26 +82,40 @@ def _wait(
             if value:
                 return value
         time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout}s (last error: {last})\n{log()}")
+    raise TimeoutError(f"condition not reached within {timeout}s (last error: {last})\n{log()}")
 
 
 @dataclass
-class PrometheusProcess:
-    """A running Prometheus and its HTTP API."""
+class _ServerProcess:
+    """A running server on loopback: its process, port and log."""
 
     process: subprocess.Popen[bytes]
     port: int
-    directory: Path
     log_path: Path
+
+    @property
+    def address(self) -> str:
+        """``host:port``."""
+        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:9090``."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}"
 
     def log(self) -> str:
-        """Prometheus's own output so far (for failure messages)."""
+        """The server's own output so far (for failure messages)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def wait_for(
+        self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.25
+    ) -> T:
+        """Poll ``predicate`` until it returns something truthy; return that value."""
+        return _wait(predicate, timeout, interval, self.log)
+
+
+class PrometheusProcess(_ServerProcess):
+    """A running Prometheus and its HTTP API."""
 
     def api(self, path: str, **params: str) -> Any:
         """``data`` of one API call (``/api/v1/<path>``); raises on ``status: error``."""
@@ -133,12 +150,6 @@ class PrometheusProcess:
             labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
             out[frozenset(labels.items())] = float(item["value"][1])
         return out
-
-    def wait_for(
-        self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.25
-    ) -> T:
-        """Poll ``predicate`` until it returns something truthy; return that value."""
-        return _wait(predicate, timeout, interval, "condition", self.log)
 
     def firing_alerts(self) -> list[dict[str, Any]]:
         """Alerts Prometheus holds in state ``firing``."""
@@ -181,61 +192,25 @@ def running_prometheus(
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
     log_path = directory / "prometheus.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--enable-feature=exemplar-storage",
-                "--log.level=warn",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    prometheus = PrometheusProcess(process, port, directory, log_path)
-    try:
-        try:
-            wait_http_ok(f"{prometheus.url}/-/ready", timeout=_START_TIMEOUT_SECONDS)
-        except TimeoutError as exc:
-            raise RuntimeError(f"Prometheus did not start:\n{prometheus.log()}") from exc
-        yield prometheus
-    finally:
-        _stop(process)
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={directory / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--enable-feature=exemplar-storage",
+        "--log.level=warn",
+    ]
+    ready = f"http://127.0.0.1:{port}/-/ready"
+    with _started(argv, log_path, ready, "Prometheus") as process:
+        yield PrometheusProcess(process, port, log_path)
 
 
-@dataclass
-class AlertmanagerProcess:
-    """A running Alertmanager and its v2 API."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def address(self) -> str:
-        """``host:port``, for Prometheus's alerting config."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Base URL of the web UI and API."""
-        return f"http://{self.address}"
-
-    def log(self) -> str:
-        """Alertmanager's own output so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+class AlertmanagerProcess(_ServerProcess):
+    """A running Alertmanager and its v2 API (``address`` goes into Prometheus's config)."""
 
     def alerts(self) -> list[dict[str, Any]]:
         """``GET /api/v2/alerts``: every alert Alertmanager currently holds."""
         return list(_get_json(f"{self.url}/api/v2/alerts"))
-
-    def wait_for(
-        self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.25
-    ) -> T:
-        """Poll ``predicate`` until it returns something truthy; return that value."""
-        return _wait(predicate, timeout, interval, "condition", self.log)
 
 
 @contextmanager
@@ -254,25 +229,14 @@ def running_alertmanager(
         config_path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     port = free_port()
     log_path = directory / "alertmanager.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=info",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    alertmanager = AlertmanagerProcess(process, port, log_path)
-    try:
-        try:
-            wait_http_ok(f"{alertmanager.url}/-/ready", timeout=_START_TIMEOUT_SECONDS)
-        except TimeoutError as exc:
-            raise RuntimeError(f"Alertmanager did not start:\n{alertmanager.log()}") from exc
-        yield alertmanager
-    finally:
-        _stop(process)
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.path={directory / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=info",
+    ]
+    ready = f"http://127.0.0.1:{port}/-/ready"
+    with _started(argv, log_path, ready, "Alertmanager") as process:
+        yield AlertmanagerProcess(process, port, log_path)

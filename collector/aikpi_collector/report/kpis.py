@@ -356,6 +356,7 @@ def compare_all(
     ``skip_incomplete``, such workflows are left out instead, unless none is left).
     """
     found = workflows_in(samples)
+    total_workflows = len(found)
     if not found:
         raise NoDataError("no aikpi step data in the source (empty window, or nothing sent yet)")
     if workflow is not None:
@@ -375,6 +376,6 @@ def compare_all(
             f"so there is nothing to compare (pick one with --workflow){hint}"
         )
     comparisons = [compare(samples, name, slo) for name in sorted(found)]
-    if len(comparisons) > 1 and len(found) == len(workflows_in(samples)):
+    if len(comparisons) > 1 and len(found) == total_workflows:
         comparisons.append(compare(samples, None, slo))
     return comparisons
