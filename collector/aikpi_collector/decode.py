@@ -151,6 +151,7 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
                         if events
                         else [],
                         resource_attributes,
+                        span.parent_span_id,
                     )
                 )
     return records
@@ -293,6 +294,13 @@ def _json_id(value: Any, size: int, what: str) -> bytes:
     raise _JsonError(f"{what}: expected {2 * size} hex characters, got {value!r}")
 
 
+def _json_parent_id(value: Any, what: str) -> bytes:
+    """The parent span id: absent or empty for a root span, else 8 bytes like a span id."""
+    if value is None or value == "":
+        return b""
+    return _json_id(value, 8, what)
+
+
 def _json_status_error(status: Any, what: str) -> bool:
     if status is None:
         return False
@@ -343,6 +351,7 @@ def _json_span(span: Any, resource_attributes: dict[str, Any], what: str) -> Spa
         _json_attributes(span.get("attributes"), f"{what}.attributes"),
         events,
         resource_attributes,
+        _json_parent_id(span.get("parentSpanId"), f"{what}.parentSpanId"),
     )
 
 

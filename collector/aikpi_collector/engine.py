@@ -35,9 +35,9 @@ from aikpi_collector.metrics import (
 )
 from aikpi_collector.pricing import PriceBook
 from aikpi_collector.spanrecord import SpanRecord
+from aikpi_collector.usage import Usage, has_usage, read_usage
 from aikpi_collector.validate import (
     SpanRejected,
-    check_count,
     check_name,
     check_nonneg,
     check_word,
@@ -65,8 +65,6 @@ TRANSPORTS = (HTTP_PROTOBUF, HTTP_JSON, GRPC, IN_PROCESS)
 
 NONE = "none"
 """Label value of a missing team or of a span outside any step."""
-UNKNOWN_MODEL = "unknown"
-"""Model label of usage or cost on a span that names no model."""
 UNKNOWN_POLICY = "unknown"
 """Policy label of a violation event without ``aikpi.policy.name``."""
 
@@ -96,48 +94,15 @@ _CORRELATION_ID = semconv.CORRELATION_ID
 _OUTCOME_KEY = semconv.OUTCOME
 _CORRECTION = semconv.CORRECTION_SECONDS
 _REVIEW = semconv.REVIEW_SECONDS
-_COST = semconv.COST_USD
-_RESPONSE_MODEL = semconv.GEN_AI_RESPONSE_MODEL
-_REQUEST_MODEL = semconv.GEN_AI_REQUEST_MODEL
-_PROVIDER = semconv.GEN_AI_PROVIDER_NAME
 _POLICY_EVENT = semconv.POLICY_VIOLATION_EVENT
 _POLICY_NAME = semconv.POLICY_NAME
 
-# (current spelling, older spelling) per token count, as separate names: the hot path reads
-# module constants, not tuple items.
-_INPUT_KEY = semconv.GEN_AI_USAGE_INPUT_TOKENS
-_INPUT_OLD = semconv.LEGACY_PROMPT_TOKENS
-_OUTPUT_KEY = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
-_OUTPUT_OLD = semconv.LEGACY_COMPLETION_TOKENS
-_CACHE_READ_KEY = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
-_CACHE_READ_OLD = semconv.LEGACY_CACHE_READ_INPUT_TOKENS
-_CACHE_CREATION_KEY = semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
-_CACHE_CREATION_OLD = semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS
-
-_USAGE_KEYS = frozenset(
-    (
-        _INPUT_KEY,
-        _INPUT_OLD,
-        _OUTPUT_KEY,
-        _OUTPUT_OLD,
-        _CACHE_READ_KEY,
-        _CACHE_READ_OLD,
-        _CACHE_CREATION_KEY,
-        _CACHE_CREATION_OLD,
-        semconv.COST_USD,
-    )
-)
-"""Every attribute :meth:`KpiEngine._usage` reads first; a span with none of them has no usage."""
 _MAX_FLOAT = sys.float_info.max
 """``0.0 <= x <= _MAX_FLOAT`` holds exactly for the finite floats >= 0 (not NaN, not inf)."""
 
 _DIMS_CACHE_SIZE = 8192
-_MAX_NAME_LENGTH = semconv.MAX_NAME_LENGTH
 _WORKFLOW_STATUS = semconv.WORKFLOW_STATUS
 _WORKFLOW_EVENT = semconv.WORKFLOW_EVENT
-
-_Usage = tuple[str, int, int, int, int, float, bool]
-"""(model, uncached input, output, cache read, cache creation, cost USD, unpriced)."""
 
 
 @dataclass(slots=True)
@@ -328,7 +293,7 @@ class KpiEngine:
 
         # 1. Check everything. Nothing below may touch a metric until this block is done.
         outcome = correction = review = status = None
-        usage: _Usage | None = None
+        usage: Usage | None = None
         policies: list[str] | None = None
         try:
             if span_type is not None and (
@@ -351,7 +316,7 @@ class KpiEngine:
             if span_type is None:
                 # an LLM call or third-party span: only usage and events can count, and it
                 # almost always has usage (``_usage`` itself answers None when it has not)
-                usage = self._usage(attributes)
+                usage = read_usage(attributes, self.prices)
             elif span_type == _STEP:
                 status = "error" if span.status_error else "ok"
                 if _OUTCOME_KEY in attributes:
@@ -385,8 +350,8 @@ class KpiEngine:
                     )
                 status = check_word(_WORKFLOW_EVENT, status, _EVENTS, "invalid_event")
             # SDK spans rarely carry usage: one C-level scan instead of nine lookups
-            if span_type is not None and not _USAGE_KEYS.isdisjoint(attributes):
-                usage = self._usage(attributes)
+            if span_type is not None and has_usage(attributes):
+                usage = read_usage(attributes, self.prices)
             if span.events:
                 policies = _policies(span)
         except SpanRejected as exc:
@@ -504,78 +469,6 @@ class KpiEngine:
             cache.clear()
         handles = cache[raw] = _Handles(dims)
         return handles
-
-    def _usage(self, attributes: dict[str, Any]) -> _Usage | None:
-        """Token counts, model and cost of a span, or ``None`` when it reports neither."""
-        get = attributes.get
-        # Current spelling first, then the older one; check_count only off the fast path.
-        input_total = get(_INPUT_KEY)
-        if input_total is None:
-            input_total = get(_INPUT_OLD)
-            if input_total is not None:
-                input_total = check_count(_INPUT_OLD, input_total)
-        elif type(input_total) is not int or input_total < 0:
-            input_total = check_count(_INPUT_KEY, input_total)
-        output = get(_OUTPUT_KEY)
-        if output is None:
-            output = get(_OUTPUT_OLD)
-            if output is not None:
-                output = check_count(_OUTPUT_OLD, output)
-        elif type(output) is not int or output < 0:
-            output = check_count(_OUTPUT_KEY, output)
-        cache_read = get(_CACHE_READ_KEY)
-        if cache_read is None:
-            cache_read = get(_CACHE_READ_OLD)
-            if cache_read is not None:
-                cache_read = check_count(_CACHE_READ_OLD, cache_read)
-        elif type(cache_read) is not int or cache_read < 0:
-            cache_read = check_count(_CACHE_READ_KEY, cache_read)
-        cache_creation = get(_CACHE_CREATION_KEY)
-        if cache_creation is None:
-            cache_creation = get(_CACHE_CREATION_OLD)
-            if cache_creation is not None:
-                cache_creation = check_count(_CACHE_CREATION_OLD, cache_creation)
-        elif type(cache_creation) is not int or cache_creation < 0:
-            cache_creation = check_count(_CACHE_CREATION_KEY, cache_creation)
-        explicit = get(_COST)
-        has_tokens = not (
-            input_total is None and output is None and cache_read is None and cache_creation is None
-        )
-        if not has_tokens and explicit is None:
-            return None
-        if explicit is not None:
-            explicit = check_nonneg(_COST, explicit)
-        model_key = _RESPONSE_MODEL
-        model = attributes.get(_RESPONSE_MODEL)
-        if model is None:
-            model_key = _REQUEST_MODEL
-            model = attributes.get(_REQUEST_MODEL)
-        if model is None:
-            model = UNKNOWN_MODEL
-        elif type(model) is not str or not 0 < len(model) <= _MAX_NAME_LENGTH:
-            model = check_name(model_key, model)  # raises: the value is not a valid name
-        if not has_tokens:
-            return (model, 0, 0, 0, 0, explicit, False)
-        input_total = input_total or 0
-        output = output or 0
-        cache_read = cache_read or 0
-        cache_creation = cache_creation or 0
-        uncached = input_total - cache_read - cache_creation
-        if uncached < 0:
-            uncached = 0
-        unpriced = False
-        cost = explicit
-        if cost is None:
-            provider = attributes.get(_PROVIDER)
-            if provider is not None and type(provider) is not str:
-                provider = None
-            cost = self.prices.cost(
-                model, provider, input_total, output, cache_read, cache_creation
-            )
-            if cost is None:
-                unpriced = True
-                cost = 0.0
-        return (model, uncached, output, cache_read, cache_creation, cost, unpriced)
 
     def _count_unpriced(self, model: str) -> None:
         logged = self._unpriced_logged

@@ -32,6 +32,7 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     start = span.start_time or 0
     end = span.end_time or start
     resource = span.resource.attributes if span.resource is not None else {}
+    parent = span.parent
     return SpanRecord(
         trace_id=trace_id.to_bytes(16, "big"),
         span_id=span_id.to_bytes(8, "big"),
@@ -42,6 +43,7 @@ def span_record(span: ReadableSpan) -> SpanRecord:
         attributes=dict(span.attributes or {}),
         events=[SpanEvent(event.name, dict(event.attributes or {})) for event in span.events],
         resource_attributes=dict(resource),
+        parent_span_id=parent.span_id.to_bytes(8, "big") if parent is not None else b"",
     )
 
 

@@ -37,6 +37,8 @@ class SpanRecord:
     attributes: dict[str, Any]
     events: list[SpanEvent] = field(default_factory=list)
     resource_attributes: dict[str, Any] = field(default_factory=dict)
+    parent_span_id: bytes = b""
+    """8 bytes, or empty for a root span. A late outcome span's parent is the step it decides."""
 
     @property
     def duration_seconds(self) -> float:

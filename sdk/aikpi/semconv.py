@@ -37,6 +37,7 @@ __all__ = (
     "POLICY_VIOLATION_EVENT",
     "REVIEW_SECONDS",
     "SPAN_TYPE",
+    "STEP_ASSISTED",
     "STEP_NAME",
     "TEAM",
     "WORKFLOW_EVENT",
@@ -62,6 +63,10 @@ WORKFLOW_NAME = "aikpi.workflow.name"
 
 STEP_NAME = "aikpi.step.name"
 """Name of the step inside the workflow, e.g. ``draft-reply``; a bounded set."""
+
+STEP_ASSISTED = "aikpi.step.assisted"
+"""Bool on step spans: ``True`` when AI output was produced in the step (an LLM call, a GenAI
+span inside it, an outcome or an outcome token), ``False`` for a human-only step."""
 
 COHORT = "aikpi.cohort"
 """Experiment arm: one of :class:`Cohort`."""
