@@ -196,7 +196,11 @@ def test_a_higher_is_better_primary_takes_a_positive_target_in_pp() -> None:
             "primary.target",
             "only for proportions",
         ),
-        ({"primary": {"kpi": "human_time_per_step", "target": "-0%"}}, "primary.target", "not be 0"),
+        (
+            {"primary": {"kpi": "human_time_per_step", "target": "-0%"}},
+            "primary.target",
+            "not be 0",
+        ),
         (
             {"primary": {"kpi": "human_time_per_step", "target": "-100%"}},
             "primary.target",
