@@ -256,3 +256,24 @@ def test_working_scale_variance_is_the_delta_method() -> None:
     assert relative.variance == pytest.approx(va / 100 + vb / 80)
     assert relative.variance_at(400) == pytest.approx((va + vb) / 400)
     assert relative.to_effect(relative.working) == pytest.approx(-0.25)
+
+
+def test_catalogue_terms_become_the_statistics_of_their_kind() -> None:
+    from aikpi_collector.catalogue import KpiKind, kpi
+    from aikpi_collector.plan import CRITERION_KPIS, cohort_stats
+
+    kinds = {KpiKind.MEAN: MeanStats, KpiKind.PROPORTION: ProportionStats, KpiKind.RATE: RateStats}
+    for name in CRITERION_KPIS:
+        item = kpi(name)
+        squares = 9000.0 if item.squares is not None else None
+        made = cohort_stats(item.kind, 30.0, 10.0 if item.kind is KpiKind.MEAN else 40.0, squares)
+        assert isinstance(made, kinds[item.kind]), name
+        # a MEAN KPI in the catalogue always names its sum-of-squares counter
+        assert (item.kind is KpiKind.MEAN) == (item.squares is not None), name
+    correction = cohort_stats(KpiKind.MEAN, 600.0, 10.0, 90000.0)  # seconds over steps
+    assert (correction.n, correction.mean) == (10.0, 60.0)
+    assert cohort_stats(KpiKind.PROPORTION, 3, 10) == ProportionStats(3, 10)
+    with pytest.raises(ValueError, match="sum of squares"):
+        cohort_stats(KpiKind.MEAN, 1.0, 1.0)
+    with pytest.raises(ValueError, match="no interval"):
+        cohort_stats(KpiKind.RATIO, 1.0, 1.0)

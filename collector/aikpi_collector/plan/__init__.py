@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         RateStats,
         Scale,
         always_valid_interval,
+        cohort_stats,
         fixed_interval,
     )
     from aikpi_collector.plan.verdict import (
@@ -73,6 +74,7 @@ _LAZY = {
     "RateStats": "stats",
     "Scale": "stats",
     "always_valid_interval": "stats",
+    "cohort_stats": "stats",
     "fixed_interval": "stats",
     "CohortPair": "verdict",
     "CriterionResult": "verdict",
@@ -114,6 +116,7 @@ __all__ = (
     "ThresholdUnit",
     "allocate",
     "always_valid_interval",
+    "cohort_stats",
     "cost_summary",
     "fixed_interval",
     "judge_criterion",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aikpi_collector.catalogue import AI, BASELINE
+from aikpi_collector.plan._json import number
 from aikpi_collector.plan.spec import Criterion, Plan, Role
 from aikpi_collector.plan.verdict import CohortPair, needed_per_cohort
 
@@ -39,17 +40,14 @@ class CriterionSize:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (days rounded to 0.1)."""
 
-        def days(value: float | None) -> float | None:
-            return None if value is None else round(value, 1)
-
         return {
             "kpi": self.kpi,
             "role": self.role.value,
             "needed_per_cohort": self.needed_per_cohort,
-            "have_per_cohort": dict(self.have_per_cohort),
-            "per_day": {k: round(v, 3) for k, v in self.per_day.items()},
-            "days_total": days(self.days_total),
-            "days_remaining": days(self.days_remaining),
+            "have_per_cohort": {k: number(v) for k, v in self.have_per_cohort.items()},
+            "per_day": {k: number(v, 3) for k, v in self.per_day.items()},
+            "days_total": number(self.days_total, 1),
+            "days_remaining": number(self.days_remaining, 1),
             "reason": self.reason,
         }
 

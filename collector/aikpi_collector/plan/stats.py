@@ -45,6 +45,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised by a subproce
         name=exc.name,
     ) from exc
 
+from aikpi_collector.catalogue import KpiKind
 from aikpi_collector.plan.sequential import mixture_half_width
 
 __all__ = (
@@ -57,6 +58,7 @@ __all__ = (
     "RateStats",
     "Scale",
     "always_valid_interval",
+    "cohort_stats",
     "estimate",
     "fixed_interval",
     "normal_effect",
@@ -175,6 +177,27 @@ class RateStats:
 
 
 CohortStats = MeanStats | ProportionStats | RateStats
+
+
+def cohort_stats(
+    kind: KpiKind, numerator: Number, denominator: Number, squares: Number | None = None
+) -> CohortStats:
+    """One cohort's statistics from a catalogue KPI's evaluated terms (``Kpi.numerator``,
+    ``Kpi.denominator``, ``Kpi.squares`` summed over the cohort's series).
+
+    MEAN: the denominator counts the units and the numerator sums their values; PROPORTION:
+    successes over trials; RATE: events over exposure (``Kpi.scale`` only changes how a rate
+    is shown, never an effect). RATIO and TOTAL KPIs have no per-unit spread: ``ValueError``.
+    """
+    if kind is KpiKind.MEAN:
+        if squares is None:
+            raise ValueError("a MEAN KPI needs its sum of squares (the *_squares_total counter)")
+        return MeanStats(denominator, numerator, squares)
+    if kind is KpiKind.PROPORTION:
+        return ProportionStats(numerator, denominator)
+    if kind is KpiKind.RATE:
+        return RateStats(numerator, denominator)
+    raise ValueError(f"a {kind.value} KPI keeps no per-unit spread: it has no interval")
 
 
 def _float(value: Any) -> Number:

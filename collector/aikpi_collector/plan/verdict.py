@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from aikpi_collector.catalogue import AI, BASELINE, Better
+from aikpi_collector.plan._json import number
 from aikpi_collector.plan.costs import CostSummary
 from aikpi_collector.plan.power import planning_variance
 from aikpi_collector.plan.spec import Criterion, Plan, Role, Threshold, ThresholdUnit
@@ -127,27 +128,18 @@ class CriterionResult:
         return {
             "kpi": self.kpi,
             "role": self.role.value,
-            key: _number(self.limit),
+            key: number(self.limit),
             "unit": self.threshold.unit.value,
-            "estimate": _number(self.estimate),
-            "ci": None if self.ci is None else [_number(self.ci[0]), _number(self.ci[1])],
+            "estimate": number(self.estimate),
+            "ci": None if self.ci is None else [number(self.ci[0]), number(self.ci[1])],
             "status": self.status.value,
-            "have_per_cohort": {k: _number(v) for k, v in self.have_per_cohort.items()},
+            "have_per_cohort": {k: number(v) for k, v in self.have_per_cohort.items()},
             "needed_per_cohort": self.needed_per_cohort,
             "interim": self.interim,
             "interval": self.interval.value,
             "method": self.method,
             "reason": self.reason,
         }
-
-
-def _number(value: float | None) -> float | int | None:
-    """JSON-friendly: ``None`` for missing or infinite, whole counts as ``int``, else 6 dp."""
-    if value is None or not math.isfinite(value):
-        return None
-    if float(value).is_integer() and abs(value) < 2**53:
-        return int(value)
-    return round(float(value), 6)
 
 
 def _rule(
