@@ -327,7 +327,7 @@ def normal_effect(ai: CohortStats, base: CohortStats, scale: Scale) -> NormalEff
             else:
                 working, v1, v0 = r1 - r0, r1, r0
         variance = v1 / n1 + v0 / n0
-        empty = (n1 <= 0) | (n0 <= 0)
+        empty = (np.asarray(ai.size, float) <= 0) | (np.asarray(base.size, float) <= 0)
         variance = np.where(empty, np.nan, variance)
     return NormalEffect(_float(working), _float(variance), _float(v1), _float(v0), scale)
 

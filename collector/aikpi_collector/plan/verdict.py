@@ -205,7 +205,9 @@ def judge_criterion(
             ci=None,
             status=Status.INCONCLUSIVE,
             have_per_cohort={AI: 0.0, BASELINE: 0.0},
-            needed_per_cohort=criterion.samples_per_cohort,
+            needed_per_cohort=None
+            if criterion.samples_per_cohort is None
+            else max(criterion.samples_per_cohort, min_samples),
             interim=True,
             interval=IntervalKind.ALWAYS_VALID,
             method=None,
