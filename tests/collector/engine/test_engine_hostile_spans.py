@@ -95,8 +95,13 @@ def test_a_lone_surrogate_is_rejected_and_metrics_keep_rendering(tmp_path: Path,
         openmetrics = collector.metrics_text(OPENMETRICS_ACCEPT)
         steps = collector.sample(
             "aikpi_steps_total",
-            {"workflow": "support-reply", "step": "draft", "cohort": "ai_assisted",
-             "team": "none", "status": "ok"},
+            {
+                "workflow": "support-reply",
+                "step": "draft",
+                "cohort": "ai_assisted",
+                "team": "none",
+                "status": "ok",
+            },
         )
     assert steps == 1.0
     _promtool_check(text)
