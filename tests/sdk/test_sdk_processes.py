@@ -114,9 +114,7 @@ def test_workflow_continues_from_w3c_headers_in_another_process(aikpi_spans):
         aikpi.inject(headers)
     up_span = aikpi_spans.one("step upstream")
 
-    spans = {
-        span["name"]: span for span in run_child("continue", json.dumps(headers), "internal")
-    }
+    spans = {span["name"]: span for span in run_child("continue", json.dumps(headers), "internal")}
 
     downstream = spans["step downstream"]
     library = spans["library call"]

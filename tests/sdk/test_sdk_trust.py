@@ -131,9 +131,10 @@ def test_forged_baggage_cannot_move_traffic_or_set_the_correlation_id(aikpi_span
         assert_ignored(first, "FORGED-1")
         assert_ignored(again, "FORGED-1")
         # two requests never share a correlation id that a client chose
-        assert dims(first["step handle"])[semconv.CORRELATION_ID] != dims(again["step handle"])[
-            semconv.CORRELATION_ID
-        ]
+        assert (
+            dims(first["step handle"])[semconv.CORRELATION_ID]
+            != dims(again["step handle"])[semconv.CORRELATION_ID]
+        )
     # one log line per distinct header, not per request or span
     lines = [line for line in svc.stderr.splitlines() if UNTRUSTED_LOG in line]
     assert len(lines) == 2, svc.stderr
@@ -145,9 +146,9 @@ def test_signed_baggage_from_a_process_with_the_same_key_is_honoured(aikpi_spans
     assert "aikpi.signature=v1." in headers["baggage"]
     # what an instrumented HTTP client sends on its own (global propagator) is signed too
     auto: dict[str, str] = {}
-    with aikpi.workflow("handoff", correlation_id="PR-7", cohort="baseline", team="platform"):
-        with aikpi.step("upstream"):
-            propagate.inject(auto)
+    handoff = aikpi.workflow("handoff", correlation_id="PR-7", cohort="baseline", team="platform")
+    with handoff, aikpi.step("upstream"):
+        propagate.inject(auto)
     with service(AIKPI_TOKEN_KEY="shared-secret") as svc:
         explicit_spans = svc.get(headers)
         auto_spans = svc.get(auto)
@@ -204,9 +205,9 @@ def test_trust_inbound_baggage_from_the_environment_is_honoured(aikpi_spans):
 @pytest.mark.parametrize("internal", [True, False])
 def test_internal_hop_opt_in_per_call_in_another_process(aikpi_spans, internal):
     headers: dict[str, str] = {}
-    with aikpi.workflow("handoff", correlation_id="PR-8", cohort="baseline", team="platform"):
-        with aikpi.step("upstream") as up:
-            aikpi.inject(headers)  # no key here: unsigned
+    handoff = aikpi.workflow("handoff", correlation_id="PR-8", cohort="baseline", team="platform")
+    with handoff, aikpi.step("upstream") as up:
+        aikpi.inject(headers)  # no key here: unsigned
     assert "aikpi.signature" not in headers["baggage"]
     args = ["continue", json.dumps(headers)] + (["internal"] if internal else [])
     spans = {span["name"]: span for span in run_child(*args)}
@@ -272,9 +273,10 @@ def test_signature_is_hmac_sha256_of_the_canonical_values(aikpi_spans, monkeypat
     use_key(monkeypatch, "k")
     with aikpi.workflow("w", correlation_id="C", team="t"), aikpi.step("s"):
         entries = dict(baggage.get_all())
-    text = b"aikpi-baggage-v1\n" + json.dumps(
-        ["C", "w", "s", "ai_assisted", "t"], separators=(",", ":")
-    ).encode()
+    text = (
+        b"aikpi-baggage-v1\n"
+        + json.dumps(["C", "w", "s", "ai_assisted", "t"], separators=(",", ":")).encode()
+    )
     tag = hmac.new(b"k", text, hashlib.sha256).digest()
     expected = "v1." + base64.urlsafe_b64encode(tag).rstrip(b"=").decode()
     assert entries[semconv.BAGGAGE_SIGNATURE] == expected
