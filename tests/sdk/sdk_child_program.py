@@ -162,6 +162,18 @@ def main(argv: list[str]) -> int:
         print(json.dumps([span_json(s) for s in exporter.get_finished_spans()]))
     elif mode == "serve":
         serve(in_memory())
+    elif mode == "step-otlp":
+        # OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT; the batch is flushed when the process exits
+        aikpi.configure(service_name="drafting")
+        refund = aikpi.workflow("refund", correlation_id="ORDER-5", team="billing")
+        with refund, aikpi.step("draft-refund") as s, s.llm_call("gpt-4o") as call:
+            call.record_usage(100, 20)
+            token = s.token()
+        print(json.dumps({"token": token}))
+    elif mode == "outcome-otlp":
+        aikpi.configure(service_name="review-ui")
+        aikpi.record_outcome(argv[2], argv[3], correction_seconds=float(argv[4]))
+        print(json.dumps({"recorded": True}))
     elif mode == "global":
         # configure() with no provider set: builds the OTLP/HTTP pipeline from OTEL_* env
         provider = aikpi.configure()
