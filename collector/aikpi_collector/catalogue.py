@@ -29,7 +29,9 @@ __all__ = (
     "KPIS",
     "METRICS",
     "NET_GAIN",
+    "QUANTILES",
     "RUN_DIMS",
+    "VALUES",
     "Better",
     "CohortKpi",
     "CohortTerm",
@@ -41,6 +43,7 @@ __all__ = (
     "MetricType",
     "Total",
     "Unit",
+    "Value",
     "kpi",
     "metric",
 )
@@ -296,6 +299,7 @@ class Unit(StrEnum):
     USD = "usd"
     PER_1000 = "per_1000"
     COUNT = "count"
+    HOURS = "hours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +520,9 @@ KPIS: tuple[Kpi, ...] = (
         (Total(POLICY_VIOLATIONS.name),),
         (ALL_STEPS,),
         scale=1000.0,
-        counter_metrics=("steps",),
+        # "fewer violations must not come from doing less work": throughput per run (the
+        # cohorts' sizes differ by design, so their step totals do not compare)
+        counter_metrics=("completion_rate",),
         description="1000 x violations / steps",
     ),
     Kpi(
@@ -618,3 +624,47 @@ NET_GAIN: Expr = _HUMAN_SAVED_PER_STEP * CohortTerm(LabourCost(ALL_STEPS), AI) -
 )
 """Net productivity gain, USD: the hours saved priced at each AI team's labour rate, minus the
 AI cohort's token cost (``LabourCost`` of steps = steps x rate / 3600)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A workflow-level value of the scorecard: an extensive amount over a window (USD,
+    hours) whose recording rule gives it per hour."""
+
+    name: str
+    title: str
+    unit: Unit
+    expr: Expr
+    description: str
+
+    @property
+    def record(self) -> str:
+        """Name of its recording rule: the value per hour, over the last 1h."""
+        return f"workflow:aikpi_{self.name}_per_hour:rate1h"
+
+
+VALUES: tuple[Value, ...] = (
+    Value(
+        "net_productivity_gain_usd",
+        "net productivity gain",
+        Unit.USD,
+        NET_GAIN,
+        "(baseline - AI human time per step) x AI steps x labour rate - AI token cost",
+    ),
+    Value(
+        "human_hours_saved",
+        "human hours saved",
+        Unit.HOURS,
+        HOURS_SAVED,
+        "(baseline - AI human time per step) x AI steps / 3600",
+    ),
+)
+"""Every workflow-level value."""
+
+QUANTILES: tuple[tuple[Metric, tuple[float, ...]], ...] = (
+    (STEP_DURATION, (0.5, 0.9)),
+    (WORKFLOW_DURATION, (0.5, 0.9)),
+    (CORRECTION, (0.5, 0.9)),
+    (HUMAN, (0.5, 0.9)),
+)
+"""Histograms whose quantiles the scorecard and the boards show (``histogram_quantile``)."""

@@ -294,7 +294,7 @@ class KpiEngine:
                 if OUTCOME in attributes:
                     outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
                     decides = span.trace_id + span.span_id
-                assisted = _assisted(attributes, outcome, handles.dims[2])
+                assisted = _assisted(attributes, handles.dims[2])
             elif kind == _OUTCOME:
                 outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
                 correction, review = _seconds(attributes)
@@ -534,18 +534,19 @@ def _seconds(attributes: dict[str, Any]) -> tuple[float | None, float | None]:
     return correction, review
 
 
-def _assisted(attributes: dict[str, Any], outcome: str | None, cohort: str) -> bool:
-    """``aikpi.step.assisted``; when absent (SDKs before it), AI output is implied by an
-    outcome or by the AI-assisted cohort (the earlier definition of human time)."""
+def _assisted(attributes: dict[str, Any], cohort: str) -> bool:
+    """Whether the step's human time comes with its outcome: ``aikpi.step.assisted`` in
+    the AI-assisted cohort (absent, from SDKs before it: assisted, the earlier definition
+    of human time). Every baseline step costs its duration, whatever it says (design)."""
     assisted = attributes.get(STEP_ASSISTED)
-    if assisted is None:
-        return outcome is not None or cohort == _AI_ASSISTED
-    if type(assisted) is not bool:
+    if assisted is not None and type(assisted) is not bool:
         raise SpanRejected(
             "invalid_type",
             f"attribute {STEP_ASSISTED!r} = {assisted!r}; true or false is required",
         )
-    return assisted
+    if cohort != _AI_ASSISTED:
+        return False
+    return assisted is not False
 
 
 def _missing_dims(kind: str, workflow: Any, step: Any) -> None:

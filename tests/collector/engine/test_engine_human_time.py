@@ -101,3 +101,19 @@ def test_squares_give_the_exact_variance() -> None:
     assert (squares - total * total / n) / (n - 1) == pytest.approx(variance, rel=1e-12)
     # the same for the step and workflow durations and the correction time
     assert value(registry, "aikpi_step_duration_seconds_squares_total", step_labels()) == squares
+
+
+def test_every_baseline_step_costs_its_duration_even_with_an_outcome() -> None:
+    engine, registry = new_engine()
+    attrs = {
+        **step_span().attributes,
+        semconv.COHORT: "baseline",
+        ASSISTED: True,  # a reviewer's decision on human work is no AI output
+        semconv.OUTCOME: "edited",
+        semconv.CORRECTION_SECONDS: 60.0,
+    }
+    engine.process(span(attrs, seconds=900.0))
+    labels = {"cohort": "baseline"}
+    assert (_human(registry, "_count", **labels), _human(registry, "_sum", **labels)) == (1, 900.0)
+    assert value(registry, "aikpi_assisted_steps_total", step_labels(**labels)) == 0
+    assert value(registry, "aikpi_outcomes_total", step_labels(outcome="edited", **labels)) == 1
