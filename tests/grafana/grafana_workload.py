@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aikpi
-from aikpi.semconv import STEP_ASSISTED
-from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 __all__ = ("WORKFLOWS", "RoundRobinExporter", "Truth", "run_wave")
@@ -100,12 +98,12 @@ def _decided(truth: Truth, labels: dict[str, str], word: str, correction, review
         truth.add("aikpi_human_seconds_sum", review + (correction or 0.0), **labels)
 
 
-def _human_step(truth: Truth, dims: dict[str, str], name: str) -> None:
-    """A step a person does alone: no model call, no outcome, stated on the span as
-    ``aikpi.step.assisted = false`` (what the SDK detects, or ``step(..., assisted=False)``)."""
+def _human_step(truth: Truth, dims: dict[str, str], name: str, declared: bool) -> None:
+    """A step a person does alone: no model call, no outcome, no token. The SDK detects it
+    (``aikpi.step.assisted = false``), or the step says so (``assisted=False``)."""
     labels = {**dims, "step": name}
-    with aikpi.step(name):
-        trace.get_current_span().set_attribute(STEP_ASSISTED, False)
+    with aikpi.step(name, assisted=False if declared else None):
+        pass
     truth.add("aikpi_steps_total", **labels, status="ok")
     truth.add("aikpi_step_duration_seconds_count", **labels)
     truth.human_time_is_duration(labels)
@@ -202,7 +200,7 @@ def run_wave(truth: Truth, seed: int, runs: int = 16) -> None:
                 with aikpi.workflow(workflow, cohort=cohort, team=team) as run:
                     for name in steps:
                         if name in HUMAN_ONLY:
-                            _human_step(truth, dims, name)
+                            _human_step(truth, dims, name, declared=index % 3 == 0)
                         elif pending := _step(truth, rng, dims, name, ai, bad_share):
                             queue.append(pending)
                     token = run.token()

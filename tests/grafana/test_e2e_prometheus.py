@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -174,7 +175,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             tmp / "p1", targets=[_host_port(a), _host_port(b)], rule_files=rule_files
         ) as p1,
         running_prometheus(tmp / "p2", targets=[_host_port(s)]) as p2,
+        pytest.MonkeyPatch.context() as env,
     ):
+        env.setenv("AIKPI_TOKEN_KEY", secrets.token_hex(32))  # signed tokens, as in production
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(HttpExporter(endpoint=s.traces_url)))
         round_robin = RoundRobinExporter(
