@@ -175,9 +175,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             tmp / "p1", targets=[_host_port(a), _host_port(b)], rule_files=rule_files
         ) as p1,
         running_prometheus(tmp / "p2", targets=[_host_port(s)]) as p2,
-        pytest.MonkeyPatch.context() as env,
     ):
-        env.setenv("AIKPI_TOKEN_KEY", secrets.token_hex(32))  # signed tokens, as in production
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(HttpExporter(endpoint=s.traces_url)))
         round_robin = RoundRobinExporter(
@@ -192,7 +190,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for prom, count in ((p1, 2), (p2, 1)):
             prom.wait_for(lambda prom=prom, count=count: len(prom.query("up == 1")) == count)
         aikpi.testing.reset()
-        aikpi.configure(tracer_provider=provider)
+        # signed outcome tokens, as in production
+        aikpi.configure(tracer_provider=provider, token_key=secrets.token_hex(32))
         truth = Truth()
         try:
             for wave in range(WAVES):  # spread over scrapes, so rates see increases
