@@ -230,23 +230,7 @@ def test_replica_sums_equal_single_collector_and_workload_exactly(stack: Stack) 
     assert len(per_instance) == 2 and all(v > 0 for v in per_instance.values())
 
 
-ENGINE_BUG_LATE_OUTCOME = (
-    "collector engine: a late outcome span always observes aikpi_human_seconds "
-    "(engine.py _apply: `if assisted or kind == _OUTCOME`), so a baseline step decided late "
-    "is observed twice (its duration, then review + correction); the design observes every "
-    "step once"
-)
-
-
-@pytest.mark.parametrize(
-    "cohort",
-    [
-        "ai_assisted",
-        pytest.param(
-            "baseline", marks=pytest.mark.xfail(strict=True, reason=ENGINE_BUG_LATE_OUTCOME)
-        ),
-    ],
-)
+@pytest.mark.parametrize("cohort", ["ai_assisted", "baseline"])
 def test_human_time_is_observed_once_per_step(stack: Stack, cohort: str) -> None:
     """aikpi_human_seconds: one observation per step; a step done without AI output (every
     baseline step, a human-only step in an AI run) costs its duration, an assisted step the
