@@ -299,6 +299,7 @@ class Unit(StrEnum):
     USD = "usd"
     PER_1000 = "per_1000"
     COUNT = "count"
+    HOURS = "hours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,7 +520,9 @@ KPIS: tuple[Kpi, ...] = (
         (Total(POLICY_VIOLATIONS.name),),
         (ALL_STEPS,),
         scale=1000.0,
-        counter_metrics=("steps",),
+        # "fewer violations must not come from doing less work": throughput per run (the
+        # cohorts' sizes differ by design, so their step totals do not compare)
+        counter_metrics=("completion_rate",),
         description="1000 x violations / steps",
     ),
     Kpi(
@@ -651,7 +654,7 @@ VALUES: tuple[Value, ...] = (
     Value(
         "human_hours_saved",
         "human hours saved",
-        Unit.COUNT,
+        Unit.HOURS,
         HOURS_SAVED,
         "(baseline - AI human time per step) x AI steps / 3600",
     ),

@@ -30,9 +30,6 @@ AREAS = (
     "Error budget",
 )
 
-_HOURS = "hours"
-"""Display unit of hour totals (a scorecard-only unit)."""
-
 
 @dataclass(frozen=True)
 class Row:
@@ -40,7 +37,7 @@ class Row:
 
     area: str
     kpi: str
-    unit: Unit | str
+    unit: Unit
     ai: float | None
     baseline: float | None
     verdict: v.Verdict | None = None
@@ -104,7 +101,7 @@ class Scorecard:
         return found
 
 
-def format_value(value: float | None, unit: Unit | str) -> str:
+def format_value(value: float | None, unit: Unit) -> str:
     """Human-readable value: durations in s/min/h/d, ratios in %, money in USD."""
     if value is None:
         return "-"
@@ -122,7 +119,7 @@ def format_value(value: float | None, unit: Unit | str) -> str:
         if abs(value) < 1:
             return f"${value:.4f}"
         return f"${value:,.2f}" if abs(value) < 100 else f"${value:,.0f}"
-    if unit == _HOURS:
+    if unit is Unit.HOURS:
         return f"{value:,.1f} h"
     if unit is Unit.PER_1000:
         return f"{value:.1f}"
@@ -137,7 +134,7 @@ def _kpi_row(c: Comparison, name: str, verdict: v.Verdict | None = None) -> Row:
 def _both(
     area: str,
     title: str,
-    unit: Unit | str,
+    unit: Unit,
     c: Comparison,
     get: Callable[[CohortData], float | None],
 ) -> Row:
@@ -211,7 +208,7 @@ def build_scorecard(
         _both(
             "Rework",
             "correction hours, total",
-            _HOURS,
+            Unit.HOURS,
             c,
             lambda k: k.total(cat.Total(cat.CORRECTION.sum_name)) / 3600.0,
         ),
@@ -239,7 +236,9 @@ def build_scorecard(
         Row("Value", "net productivity gain per hour", Unit.USD, per_hour, None),
         _kpi_row(c, "human_time_per_step"),
         *_quantile_rows(c, "Value", "human time per step", cat.HUMAN),
-        Row("Value", "human hours saved", _HOURS, c.hours_saved, None, None, cat.VALUES[1].name),
+        Row(
+            "Value", "human hours saved", Unit.HOURS, c.hours_saved, None, None, cat.VALUES[1].name
+        ),
         Row(
             "Error budget",
             f"AI outcome SLI ({slo})",
