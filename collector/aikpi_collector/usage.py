@@ -275,23 +275,14 @@ def _openinference_counts(
 
 
 def _model(attributes: dict[str, Any]) -> str:
-    """Response model, else request model, else OpenInference's, else ``unknown``."""
+    """Response model, else request model, else OpenInference's, else ``unknown``; checked
+    here in full under the key it came from (the engine names only the GenAI keys)."""
     get = attributes.get
-    model_key = _RESPONSE_MODEL
-    model = get(_RESPONSE_MODEL)
-    if model is None:
-        model_key = _REQUEST_MODEL
-        model = get(_REQUEST_MODEL)
-        if model is None:
-            for model_key in _OI_MODEL_KEYS:
-                model = get(model_key)
-                if model is not None:
-                    break
-            else:
-                return UNKNOWN_MODEL
-    if type(model) is not str or not 0 < len(model) <= _MAX_NAME_LENGTH:
-        model = check_name(model_key, model)  # raises: the value is not a valid name
-    return model
+    for key in (_RESPONSE_MODEL, _REQUEST_MODEL, *_OI_MODEL_KEYS):
+        model = get(key)
+        if model is not None:
+            return check_name(key, model)  # raises: the value is not a valid name
+    return UNKNOWN_MODEL
 
 
 def _provider(attributes: dict[str, Any]) -> str | None:

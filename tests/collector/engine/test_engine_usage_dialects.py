@@ -350,3 +350,14 @@ def test_odd_operation_and_kind_values() -> None:
     assert all_tokens(registry) == {}
     engine.process(foreign(**{OI_KIND: "llm", OI_MODEL: "gpt-4o", OI_PROMPT: 10}))
     assert all_tokens(registry) == {("gpt-4o", "input"): 10}
+
+
+def test_bad_openinference_model_is_named_in_the_rejection() -> None:
+    engine, registry = new_engine()
+    bad = "gpt-\udc80"  # a lone surrogate: not valid UTF-8 text
+    result = engine.process_batch(
+        [foreign(**{OI_KIND: "LLM", OI_MODEL: bad, OI_PROMPT: 10})], "in_process"
+    )
+    assert result.rejected == 1
+    assert OI_MODEL in result.error_message
+    assert all_tokens(registry) == {}
