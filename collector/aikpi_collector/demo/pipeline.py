@@ -7,6 +7,8 @@ the collector has counted every exported span, so a scorecard read right after i
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -64,7 +66,10 @@ class PilotSender:
                 schedule_delay_millis=200,
             )
         )
-        aikpi.configure(service_name=service_name, tracer_provider=self._provider)
+        # a key, as production has one: step tokens are signed (so no unsigned-token
+        # warning) and the late outcomes of this process verify them
+        key = os.environ.get("AIKPI_TOKEN_KEY") or secrets.token_hex(32)
+        aikpi.configure(service_name=service_name, tracer_provider=self._provider, token_key=key)
 
     def send(
         self, runs: list[RunEvent], progress: Callable[[RunEvent], None] | None = None
