@@ -69,7 +69,7 @@ NON_INFERENCE_OPERATIONS = frozenset(
 """Other well-known operations: their usage, if any, repeats their model calls' (silently
 skipped). Any operation name in neither set is skipped too, with one warning per name."""
 
-OPENINFERENCE_INFERENCE_KINDS = frozenset(("LLM", "EMBEDDING"))
+OPENINFERENCE_INFERENCE_KINDS = semconv.OPENINFERENCE_AI_SPAN_KINDS
 """``openinference.span.kind`` values of one model call (AGENT, CHAIN, TOOL... are not)."""
 
 _INFERENCE = INFERENCE_OPERATIONS
@@ -81,7 +81,7 @@ _REQUEST_MODEL = semconv.GEN_AI_REQUEST_MODEL
 _PROVIDER = semconv.GEN_AI_PROVIDER_NAME
 _MAX_NAME_LENGTH = semconv.MAX_NAME_LENGTH
 
-_SYSTEM = "gen_ai.system"
+_SYSTEM = semconv.GEN_AI_SYSTEM
 """Deprecated GenAI semconv name of ``gen_ai.provider.name``, read when that is absent."""
 
 # (current spelling, older spelling) per token count, as separate names: the hot path reads
@@ -97,7 +97,7 @@ _CACHE_CREATION_OLD = semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS
 
 # OpenInference (openinference-semantic-conventions). The prompt count includes both cache
 # parts, as in GenAI semconv; completion includes reasoning.
-_OI_KIND = "openinference.span.kind"
+_OI_KIND = semconv.OPENINFERENCE_SPAN_KIND
 _OI_PROMPT = "llm.token_count.prompt"
 _OI_COMPLETION = "llm.token_count.completion"
 _OI_CACHE_READ = "llm.token_count.prompt_details.cache_read"
