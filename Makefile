@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-bench
-DEMO_ARGS ?=
+DEMO_ARGS ?= --plan grafana/pilot-plan.yaml
 
 .PHONY: install system-deps test pytest lint format demo bench bench-sdk bench-collector rules \
 	dashboards stack clean
