@@ -14,7 +14,7 @@ DEMO_ARGS ?= --plan grafana/pilot-plan.yaml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[collector,report,dev]'
+	$(BIN)/pip install -q -e '.[collector,report,dev,interop]'
 	touch $(STAMP)
 
 install: $(STAMP)
