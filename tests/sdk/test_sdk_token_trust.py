@@ -179,7 +179,10 @@ def test_a_bad_token_key_is_refused(bad):
 
 def test_a_human_only_step_has_no_token_to_decide_later(aikpi_spans):
     # its duration is its human time: a late decision would count human time twice
-    with aikpi.workflow("support", cohort="ai_assisted"):
-        with aikpi.step("send", assisted=False) as step, pytest.raises(ValueError) as caught:
-            step.token()
+    with (
+        aikpi.workflow("support", cohort="ai_assisted"),
+        aikpi.step("send", assisted=False) as step,
+        pytest.raises(ValueError) as caught,
+    ):
+        step.token()
     assert "assisted=False" in str(caught.value) and "outcome()" in str(caught.value)
