@@ -507,9 +507,7 @@ class KpiEngine:
                     "add it to price_overrides in the collector config",
                     model,
                 )
-            counter = self._unpriced[model] = self.self_metrics.unpriced_spans.labels(
-                model=model
-            )
+            counter = self._unpriced[model] = self.self_metrics.unpriced_spans.labels(model=model)
         counter.inc()
 
     def _count_batch(
