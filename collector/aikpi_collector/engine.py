@@ -211,7 +211,8 @@ class KpiEngine:
         self._counted = DedupWindow(config.dedup_window_spans)
         self._decided = DedupWindow(config.decided_window_steps)
         self._exemplars = config.exemplars
-        self._unpriced_logged: set[str] = set()
+        self._unpriced: dict[str, Any] = {}
+        """Model -> its ``aikpi_collector_unpriced_spans_total`` child."""
         self._unpriced_limit = config.cardinality_limit
         self._dims_cache: dict[tuple[Any, ...], _Handles] = {}
         self._names: set[str] = set()
@@ -494,18 +495,20 @@ class KpiEngine:
         return decided_again
 
     def _count_unpriced(self, model: str) -> None:
-        logged = self._unpriced_logged
-        if model not in logged:
-            if len(logged) >= self._unpriced_limit:
+        """One more unpriced span of ``model``: a warning the first time, then only the
+        counter (its labelled child kept, as the span rate may be high)."""
+        counter = self._unpriced.get(model)
+        if counter is None:
+            if len(self._unpriced) >= self._unpriced_limit:
                 model = OVERFLOW
             else:
-                logged.add(model)
                 log.warning(
                     "no price known for model %r: its tokens are counted, its cost as 0; "
                     "add it to price_overrides in the collector config",
                     model,
                 )
-        self.self_metrics.unpriced_spans.labels(model=model).inc()
+            counter = self._unpriced[model] = self.self_metrics.unpriced_spans.labels(model=model)
+        counter.inc()
 
     def _count_batch(
         self,
