@@ -12,11 +12,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aikpi_collector.yamlfile import read_yaml_mapping
 
 __all__ = (
+    "DECODE_MEMORY_FACTOR",
     "DEFAULT_LABEL_KEYS",
     "DEFAULT_TIME_BUCKETS_SECONDS",
     "CollectorConfig",
@@ -57,6 +65,16 @@ DEFAULT_TIME_BUCKETS_SECONDS = (
     7 * 24 * 3600.0,
 )
 """Histogram bucket bounds from sub-second model calls to week-long human decisions."""
+
+
+DECODE_MEMORY_FACTOR = {"protobuf": 96, "json": 64}
+"""Peak memory of decoding and counting one request body, per byte of (inflated) body, in
+the worst case, by encoding. Measured (docs/collector.md, "Memory";
+``tests/collector/receivers/test_memory_bound.py``): a body made of empty sub-messages
+(spans, events, links: two bytes each on the wire) costs up to ~90 bytes per byte in
+protobuf (the parsed message plus a Python object per event) and ~60 in JSON; spans made by
+an SDK cost about 4 (protobuf) and 8 (JSON). ``memory_budget_bytes`` charges the worst case,
+so no body shape can take the process past its bound."""
 
 
 class _Strict(BaseModel):
@@ -101,10 +119,26 @@ class CollectorConfig(_Strict):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body accepted (after decompression); larger gets 413."""
     max_concurrent_requests: int = Field(default=32, gt=0)
-    """Requests processed at once across both transports; more get HTTP 503 + Retry-After
-    (gRPC RESOURCE_EXHAUSTED with RetryInfo)."""
+    """Requests decoded and counted at once across both transports (a request takes its
+    slot once its body is in); more get HTTP 503 + Retry-After (gRPC RESOURCE_EXHAUSTED
+    with RetryInfo)."""
+    memory_budget_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    """Memory that requests in progress may hold together, HTTP and gRPC: the bytes of
+    bodies being received, then each complete body times its worst-case decode cost
+    (``DECODE_MEMORY_FACTOR``). A request that does not fit gets 503 + Retry-After."""
     retry_after_seconds: int = Field(default=1, ge=0)
     """Value of ``Retry-After`` (and gRPC RetryInfo) when over capacity."""
+    max_connections: int = Field(default=1024, gt=0)
+    """Open connections per HTTP port (gRPC: calls in progress); a request beyond it gets
+    HTTP 503 + Retry-After (gRPC RESOURCE_EXHAUSTED with RetryInfo)."""
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """A new connection must send its request head within this (a keep-alive connection:
+    from the first byte of its next request); else it is closed. gRPC: the handshake."""
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """From a request's head (gRPC: the call's start) to its complete body; slower gets
+    HTTP 408 (gRPC DEADLINE_EXCEEDED)."""
+    idle_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """A keep-alive connection with no request in progress is closed after this."""
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=300)
     """After SIGTERM, how long in-flight requests may take to finish before being cut off."""
     dedup_window_spans: int = Field(default=200_000, ge=0)
@@ -124,6 +158,20 @@ class CollectorConfig(_Strict):
     labor_cost: LaborCost = Field(default_factory=LaborCost)
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _budget_fits_one_request(self) -> CollectorConfig:
+        # a gzip body at the limit: its wire bytes, the inflated pieces, the joined body,
+        # then its decoding
+        per_byte = 3 + max(DECODE_MEMORY_FACTOR.values())
+        needed = self.max_request_bytes * per_byte
+        if self.memory_budget_bytes < needed:
+            raise ValueError(
+                f"memory_budget_bytes must be at least {needed} (max_request_bytes x "
+                f"{per_byte}, the worst-case cost of one request), or a request of the "
+                "largest size could never be accepted"
+            )
+        return self
 
     @field_validator("label_keys")
     @classmethod

@@ -21,6 +21,11 @@ def test_defaults_without_a_file() -> None:
     assert config.cardinality_limit == 2000
     assert config.time_buckets_seconds == DEFAULT_TIME_BUCKETS_SECONDS
     assert config.labor_rate("any-team") == 60.0
+    assert config.max_connections == 1024
+    assert config.header_read_timeout_seconds == 10.0
+    assert config.body_read_timeout_seconds == 30.0
+    assert config.idle_timeout_seconds == 60.0
+    assert config.memory_budget_bytes == 1 << 30
 
 
 def test_file_values_and_command_line_overrides(tmp_path: Path) -> None:
@@ -57,6 +62,14 @@ def test_file_values_and_command_line_overrides(tmp_path: Path) -> None:
         (
             "price_overrides: {m: {input_per_mtok: 1, output_per_mtok: 1, typo: 2}}\n",
             "price_overrides.m.typo: unknown key; allowed keys: input_per_mtok",
+        ),
+        ("max_connections: 0\n", "max_connections: Input should be greater than 0"),
+        ("body_read_timeout_seconds: 0\n", "body_read_timeout_seconds: Input should be greater"),
+        ("idle_timeout_seconds: -1\n", "idle_timeout_seconds: Input should be greater than 0"),
+        ("header_read_timeout_seconds: 1e9\n", "header_read_timeout_seconds: Input should be less"),
+        (
+            "memory_budget_bytes: 100000000\n",
+            "memory_budget_bytes must be at least 830472192 (max_request_bytes x 99",
         ),
         ("- just\n- a list\n", "must hold a mapping"),
         ("key: [unclosed\n", "is not valid YAML"),
