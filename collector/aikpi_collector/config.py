@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,12 @@ __all__ = (
     "DECODE_MEMORY_FACTOR",
     "DEFAULT_LABEL_KEYS",
     "DEFAULT_TIME_BUCKETS_SECONDS",
+    "AuthConfig",
     "CollectorConfig",
     "ConfigError",
     "LaborCost",
     "ModelPrice",
+    "TlsConfig",
     "load_config",
 )
 
@@ -108,6 +111,53 @@ class LaborCost(_Strict):
         return value
 
 
+class TlsConfig(_Strict):
+    """Server TLS of all three ports (absent: plaintext). Relative paths in a config file
+    are read from the file's directory."""
+
+    cert_file: Path
+    """Server certificate (PEM, the chain after it)."""
+    key_file: Path
+    """Its private key (PEM, unencrypted)."""
+    client_ca_file: Path | None = None
+    """When set, clients must present a certificate signed by this CA (mTLS) on every port."""
+
+    @field_validator("cert_file", "key_file", "client_ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {str(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _loads(self) -> TlsConfig:
+        from aikpi_collector.security import ServerTls, server_ssl_context
+
+        try:
+            server_ssl_context(ServerTls(self.cert_file, self.key_file, self.client_ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load the certificate, key or client CA: {exc}") from exc
+        return self
+
+
+class AuthConfig(_Strict):
+    """Bearer-token authentication. Each file holds one token (``openssl rand -hex 32``)."""
+
+    bearer_token_file: Path | None = None
+    """OTLP/HTTP and OTLP/gRPC require ``Authorization: Bearer <token>``."""
+    metrics_bearer_token_file: Path | None = None
+    """``/metrics`` requires it (``/healthz`` and ``/readyz`` stay open)."""
+
+    @field_validator("bearer_token_file", "metrics_bearer_token_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from aikpi_collector.security import read_token
+
+            read_token(value)
+        return value
+
+
 class CollectorConfig(_Strict):
     """Every setting of the collector, with its default."""
 
@@ -156,6 +206,10 @@ class CollectorConfig(_Strict):
     price_overrides: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per-model prices that win over the price table (keys are model names)."""
     labor_cost: LaborCost = Field(default_factory=LaborCost)
+
+    tls: TlsConfig | None = None
+    """Server TLS on every port; ``None`` (absent): plaintext."""
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
     log_level: str = "INFO"
 
@@ -221,6 +275,8 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel]:
             model = annotation
         elif model is CollectorConfig and part == "price_overrides":
             model = ModelPrice
+        elif model is CollectorConfig and part == "tls":
+            model = TlsConfig
     return model
 
 
@@ -236,11 +292,31 @@ def _describe(error: ValidationError) -> str:
     return "invalid collector configuration:\n  " + "\n  ".join(lines)
 
 
+_FILE_KEYS = {
+    "tls": ("cert_file", "key_file", "client_ca_file"),
+    "auth": ("bearer_token_file", "metrics_bearer_token_file"),
+}
+
+
+def _resolve_files(data: dict[str, Any], base: Path) -> None:
+    """Relative file names in the ``tls`` and ``auth`` sections, read from ``base`` (the
+    config file's directory, as Prometheus does), whatever the working directory."""
+    for section, keys in _FILE_KEYS.items():
+        values = data.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key in keys:
+            value = values.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                values[key] = str(base / value)
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> CollectorConfig:
     """Read the YAML file (if any), apply command-line overrides (``None`` = not given)."""
     data: dict[str, Any] = {}
     if path is not None:
         data.update(read_yaml_mapping(path, "config file", ConfigError))
+        _resolve_files(data, Path(path).parent)
     data.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return CollectorConfig.model_validate(data)

@@ -3,7 +3,8 @@
 Behaviour follows the OTLP/HTTP specification: protobuf or JSON bodies, optional gzip;
 the response is an ``ExportTraceServiceResponse`` in the request's encoding, with
 ``partial_success`` when the engine rejected some spans; errors carry a ``google.rpc.Status``.
-400 malformed, 408 when the body does not arrive within ``body_read_timeout_seconds``, 413
+401 without the configured bearer token (checked before the body is read), 400 malformed,
+408 when the body does not arrive within ``body_read_timeout_seconds``, 413
 too large (checked on the wire and while inflating, so a zip bomb costs at most
 ``max_request_bytes``), 415 unsupported media type or content encoding, 503 with
 ``Retry-After`` when the connection is over ``max_connections``, the memory budget is full
@@ -40,16 +41,19 @@ from aikpi_collector.ingest import (
     REASON_OVERLOADED,
     REASON_TOO_LARGE,
     REASON_TOO_MANY_CONNECTIONS,
+    REASON_UNAUTHENTICATED,
     REASON_UNSUPPORTED_MEDIA_TYPE,
     DecodeError,
     Ingest,
     OverBudget,
     Reservation,
 )
+from aikpi_collector.security import WWW_AUTHENTICATE
 
 if TYPE_CHECKING:
     from aikpi_collector.connections import ConnectionGuard
     from aikpi_collector.engine import BatchResult
+    from aikpi_collector.security import BearerAuth
 
 __all__ = ("TRACES_PATH", "create_http_app")
 
@@ -156,9 +160,11 @@ def create_http_app(
     max_request_bytes: int,
     retry_after_seconds: int,
     body_read_timeout_seconds: float,
+    auth: BearerAuth | None = None,
 ) -> Starlette:
     """The OTLP/HTTP receiver app; ``ingest`` holds the engine, the shared admission and
-    memory budget, ``guard`` the connection count of its port."""
+    memory budget, ``guard`` the connection count of its port; with ``auth``, requests
+    without the bearer token get 401 before their body is read."""
     admission = ingest.admission
     budget = ingest.budget
     retry_after = str(retry_after_seconds)
@@ -172,6 +178,10 @@ def create_http_app(
                 REASON_TOO_MANY_CONNECTIONS,
                 f"collector has more than {guard.max_connections} open connections, retry later",
             )
+        if auth is not None:
+            problem = auth.problem(request.headers.get("authorization"))
+            if problem is not None:
+                raise _Refusal(401, code_pb2.UNAUTHENTICATED, REASON_UNAUTHENTICATED, problem)
         if media_type != JSON_MEDIA_TYPE and media_type not in PROTOBUF_MEDIA_TYPES:
             raise _Refusal(
                 415,
@@ -237,6 +247,8 @@ def create_http_app(
             response = _status_response(transport, refusal.http_status, refusal.code, str(refusal))
             if refusal.http_status == 503:
                 response.headers["Retry-After"] = retry_after
+            elif refusal.http_status == 401:
+                response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
             if not body_read:
                 response.headers["Connection"] = "close"
             return response

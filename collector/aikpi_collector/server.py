@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from prometheus_client import CollectorRegistry
 
 from aikpi_collector.config import CollectorConfig
+from aikpi_collector.security import BearerAuth, ServerTls, read_token, server_ssl_context
 
 if TYPE_CHECKING:
     import grpc
@@ -54,6 +55,30 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _security(
+    config: CollectorConfig,
+) -> tuple[ServerTls | None, BearerAuth | None, BearerAuth | None]:
+    """The TLS settings and the two token checks of ``config`` (each ``None`` when off)."""
+    tls = None
+    if config.tls is not None:
+        tls = ServerTls(config.tls.cert_file, config.tls.key_file, config.tls.client_ca_file)
+    auth = config.auth
+    otlp = BearerAuth(read_token(auth.bearer_token_file)) if auth.bearer_token_file else None
+    metrics = None
+    if auth.metrics_bearer_token_file:
+        metrics = BearerAuth(read_token(auth.metrics_bearer_token_file))
+    return tls, otlp, metrics
+
+
+def _grpc_credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    import grpc
+
+    cert, key, client_ca = tls.pem_files()
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 class CollectorServer:
     """OTLP receivers and ``/metrics`` around one :class:`~aikpi_collector.engine.KpiEngine`."""
 
@@ -78,6 +103,7 @@ class CollectorServer:
             )
             for listener in ("otlp_http", "metrics")
         }
+        self._tls, self._otlp_auth, self._metrics_auth = _security(config)
         self.http_port = 0
         self.grpc_port = 0
         self.metrics_port = 0
@@ -102,12 +128,21 @@ class CollectorServer:
         """True while the receivers are bound and accepting."""
         return self._ready
 
+    @property
+    def scheme(self) -> str:
+        """``https`` when TLS is configured, else ``http``."""
+        return "https" if self._tls is not None else "http"
+
     def _uvicorn_server(self, app: Any, listener: str, grace: float) -> uvicorn.Server:
         import uvicorn
 
+        tls = self._tls
         config = uvicorn.Config(
             app,
             http=self._guards[listener].protocol_class(),
+            ssl_context_factory=(
+                (lambda _config, _default: server_ssl_context(tls)) if tls is not None else None
+            ),
             log_config=None,
             log_level=self.config.log_level.lower(),
             access_log=False,
@@ -139,10 +174,15 @@ class CollectorServer:
             header_read_timeout_seconds=config.header_read_timeout_seconds,
             idle_timeout_seconds=config.idle_timeout_seconds,
         )
-        server = create_grpc_server(self._ingest, limits, self._executor)
+        authorize = self._otlp_auth.problem_in_metadata if self._otlp_auth else None
+        server = create_grpc_server(self._ingest, limits, self._executor, authorize)
         host = f"[{config.host}]" if ":" in config.host else config.host
+        address = f"{host}:{config.otlp_grpc_port}"
         try:
-            port = server.add_insecure_port(f"{host}:{config.otlp_grpc_port}")
+            if self._tls is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, _grpc_credentials(self._tls))
         except RuntimeError as exc:
             port = 0
             logger.debug("grpc bind failed: %s", exc)
@@ -158,6 +198,7 @@ class CollectorServer:
         if self._started:
             raise RuntimeError("CollectorServer already started")
         from aikpi_collector.http_receiver import create_http_app
+        from aikpi_collector.ingest import REASON_UNAUTHENTICATED
         from aikpi_collector.metrics_app import create_metrics_app
 
         config = self.config
@@ -195,13 +236,19 @@ class CollectorServer:
             max_request_bytes=config.max_request_bytes,
             retry_after_seconds=config.retry_after_seconds,
             body_read_timeout_seconds=config.body_read_timeout_seconds,
+            auth=self._otlp_auth,
         )
         self._http_server = self._uvicorn_server(
             http_app, "otlp_http", config.shutdown_grace_seconds
         )
-        self._metrics_server = self._uvicorn_server(
-            create_metrics_app(self.registry, lambda: self._ready), "metrics", 1.0
+        rejected = self.engine.self_metrics.requests_rejected
+        metrics_app = create_metrics_app(
+            self.registry,
+            lambda: self._ready,
+            self._metrics_auth,
+            rejected.labels(transport="metrics", reason=REASON_UNAUTHENTICATED).inc,
         )
+        self._metrics_server = self._uvicorn_server(metrics_app, "metrics", 1.0)
         self._http_serving = asyncio.run_coroutine_threadsafe(
             self._http_server.serve(sockets=[http_sock]), self._loop
         )
@@ -220,13 +267,16 @@ class CollectorServer:
             time.sleep(0.01)
         self._ready = True
         logger.info(
-            "aikpi collector ready: OTLP/HTTP http://%s:%d, OTLP/gRPC %s:%d, metrics http://%s:%d",
+            "aikpi collector ready: OTLP/HTTP %s://%s:%d, OTLP/gRPC %s:%d, metrics %s://%s:%d%s",
+            self.scheme,
             config.host,
             self.http_port,
             config.host,
             self.grpc_port,
+            self.scheme,
             config.host,
             self.metrics_port,
+            " (TLS)" if self._tls else "",
         )
 
     @staticmethod

@@ -86,3 +86,52 @@ def test_bad_config_names_the_key_and_what_is_allowed(
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_tls_and_auth_files_are_read_from_the_config_files_directory(tmp_path: Path) -> None:
+    from support.certs import make_pki
+
+    pki = make_pki(tmp_path)
+    (tmp_path / "otlp.token").write_text("s3cret-token\n", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "tls: {cert_file: pki/server.pem, key_file: pki/server-key.pem,\n"
+        "      client_ca_file: pki/ca.pem}\n"
+        "auth: {bearer_token_file: otlp.token}\n",
+    )
+    config = load_config(path)
+    assert config.tls is not None
+    assert config.tls.cert_file == pki.server_cert
+    assert config.tls.client_ca_file == pki.ca_cert
+    assert config.auth.bearer_token_file == tmp_path / "otlp.token"
+    assert config.auth.metrics_bearer_token_file is None
+    assert load_config().tls is None  # absent: plaintext
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "expected"),
+    [
+        ("tls: {cert_file: a.pem, key_file: b.pem}\n", None, "tls.cert_file: Value error, no such"),
+        ("tls: {cert_file: collector.yaml}\n", None, "tls.key_file: Field required"),
+        ("tls: {cert: a.pem}\n", None, "tls.cert: unknown key; allowed keys: cert_file"),
+        (
+            "tls: {cert_file: collector.yaml, key_file: collector.yaml}\n",
+            None,
+            "cannot load the certificate",
+        ),
+        ("auth: {bearer_token_file: t}\n", "\n", "is empty"),
+        ("auth: {bearer_token_file: t}\n", "two words\n", "must be one word"),
+        ("auth: {metrics_bearer_token_file: nope}\n", None, "cannot read token file"),
+        ("auth: {token: x}\n", None, "auth.token: unknown key; allowed keys: bearer_token_file"),
+    ],
+)
+def test_bad_tls_or_auth_settings_name_the_key(
+    tmp_path: Path, text: str, token: str | None, expected: str
+) -> None:
+    if token is not None:
+        (tmp_path / "t").write_text(token, encoding="utf-8")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, text))
+    assert expected in str(excinfo.value)
+    if token and token.strip():
+        assert token.strip() not in str(excinfo.value)  # a secret never reaches the logs

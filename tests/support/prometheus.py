@@ -165,11 +165,15 @@ def running_prometheus(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     alertmanager: str | None = None,
+    scrape_settings: dict[str, Any] | None = None,
+    extra_jobs: Sequence[dict[str, Any]] = (),
 ) -> Iterator[PrometheusProcess]:
     """Start Prometheus scraping ``targets`` (``host:port``, job ``aikpi``) with rules loaded.
 
     ``alertmanager`` is ``host:port`` of an Alertmanager to notify. Exemplar storage is on, so
-    exemplars scraped from the collector can be queried.
+    exemplars scraped from the collector can be queried. ``scrape_settings`` are added to
+    the ``aikpi`` job (e.g. ``scheme``, ``tls_config``, ``authorization``); ``extra_jobs``
+    are more scrape configs, as Prometheus spells them.
     """
     binary = require_binary("prometheus")
     directory = Path(tmp_path) / f"prometheus-{time.monotonic_ns()}"
@@ -181,7 +185,12 @@ def running_prometheus(
         },
         "rule_files": [str(Path(p).resolve()) for p in rule_files],
         "scrape_configs": [
-            {"job_name": "aikpi", "static_configs": [{"targets": list(targets)}]},
+            {
+                "job_name": "aikpi",
+                "static_configs": [{"targets": list(targets)}],
+                **(scrape_settings or {}),
+            },
+            *extra_jobs,
         ],
     }
     if alertmanager:
