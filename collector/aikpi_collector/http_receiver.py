@@ -19,7 +19,7 @@ import asyncio
 import json
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -109,7 +109,8 @@ class _Refusal(Exception):
 async def _read_body(
     request: Request, limit: int, gzipped: bool, reservation: Reservation
 ) -> bytes:
-    """The request body, inflated if gzip, never holding more than ``limit`` (+1) bytes.
+    """The request body, inflated if gzip (every member), never holding more than
+    ``limit`` (+1) bytes, wire or inflated.
 
     Every byte kept (received, then inflated) is charged to ``reservation`` as it arrives.
     """
@@ -118,7 +119,7 @@ async def _read_body(
         raise _TooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if gzipped else None
+    inflater = _gunzip() if gzipped else None
     wire = 0
     async for chunk in request.stream():
         wire += len(chunk)
@@ -130,6 +131,8 @@ async def _read_body(
             continue
         data = chunk
         while data:
+            if inflater.eof:  # the next gzip member: read it too (RFC 1952, Go's reader)
+                inflater = _gunzip()
             try:
                 out = inflater.decompress(data, limit + 1 - size)
             except zlib.error as exc:
@@ -139,12 +142,15 @@ async def _read_body(
                 raise _TooLarge(f"inflated request body exceeds the limit of {limit} bytes")
             reservation.add(len(out))
             chunks.append(out)
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                break
+            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
     if inflater is not None and not inflater.eof:
         raise DecodeError("body is not valid gzip: stream is truncated")
     return b"".join(chunks)
+
+
+def _gunzip() -> Any:
+    """An inflater for one gzip member."""
+    return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
 
 
 def _parse_media_type(request: Request) -> tuple[str, str]:
