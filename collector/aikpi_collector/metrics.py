@@ -369,6 +369,15 @@ class SelfMetrics:
             ("model",),
             registry=registry,
         )
+        self.exposition_errors = Counter(
+            "aikpi_collector_exposition_errors_total",
+            "Scrapes of /metrics that failed to render (answered 500; /readyz answers 503 until "
+            "a render succeeds), by format (text, openmetrics).",
+            ("format",),
+            registry=registry,
+        )
+        for fmt in ("text", "openmetrics"):
+            self.exposition_errors.labels(format=fmt)  # 0 from the start, for rate() alerts
         self.request_duration = Histogram(
             "aikpi_collector_request_duration_seconds",
             "Time to handle one OTLP export request, by transport.",

@@ -199,7 +199,7 @@ class CollectorServer:
             raise RuntimeError("CollectorServer already started")
         from aikpi_collector.http_receiver import create_http_app
         from aikpi_collector.ingest import REASON_UNAUTHENTICATED
-        from aikpi_collector.metrics_app import create_metrics_app
+        from aikpi_collector.metrics_app import ExpositionHealth, create_metrics_app
 
         config = self.config
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -241,12 +241,14 @@ class CollectorServer:
         self._http_server = self._uvicorn_server(
             http_app, "otlp_http", config.shutdown_grace_seconds
         )
-        rejected = self.engine.self_metrics.requests_rejected
+        self_metrics = self.engine.self_metrics
+        rejected = self_metrics.requests_rejected
         metrics_app = create_metrics_app(
             self.registry,
             lambda: self._ready,
             self._metrics_auth,
             rejected.labels(transport="metrics", reason=REASON_UNAUTHENTICATED).inc,
+            ExpositionHealth(lambda fmt: self_metrics.exposition_errors.labels(format=fmt).inc()),
         )
         self._metrics_server = self._uvicorn_server(metrics_app, "metrics", 1.0)
         self._http_serving = asyncio.run_coroutine_threadsafe(
