@@ -193,6 +193,8 @@ class CollectorConfig(_Strict):
     """After SIGTERM, how long in-flight requests may take to finish before being cut off."""
     dedup_window_spans: int = Field(default=200_000, ge=0)
     """How many recently counted span ids are remembered to drop retried exports (0 = off)."""
+    decided_window_steps: int = Field(default=200_000, ge=0)
+    """How many decided step ids are remembered so that a step is decided once (0 = off)."""
 
     label_keys: tuple[str, ...] = DEFAULT_LABEL_KEYS
     """Label keys kept on KPI metrics; a dropped key is aggregated away."""

@@ -1,10 +1,11 @@
-"""A bounded window of recently counted span ids, so a retried export is not counted twice.
+"""A bounded window of recently seen keys, so that something is counted at most once.
 
-OTLP exporters retry a whole batch when a response is lost; the spans of the retry carry
-the same (trace id, span id). The window remembers the last ``capacity`` ids in arrival
-order and forgets the oldest first (FIFO), so memory stays bounded whatever the traffic.
-The per-key steps run inline in the engine's batch loop (:meth:`DedupWindow.batch_ops`
-says them); the caller serialises access (the engine holds its lock around a batch).
+The engine keeps two: span ids it counted (an OTLP exporter retries a whole batch when a
+response is lost; the retry carries the same (trace id, span id)) and step ids already
+decided (a copied outcome token or a retry from another process decides the same step
+again). The window remembers the last ``capacity`` keys in arrival order and forgets the
+oldest first (FIFO), so memory stays bounded whatever the traffic. The caller serialises
+access (the engine holds its lock around a batch).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ("DedupWindow",)
 
 
 class DedupWindow:
-    """Set of the last ``capacity`` span keys; ``capacity == 0`` turns de-duplication off."""
+    """The last ``capacity`` keys; ``capacity == 0`` turns the window off (all keys new)."""
 
     __slots__ = ("_capacity", "_order", "_seen")
 
@@ -28,25 +29,19 @@ class DedupWindow:
 
     @property
     def capacity(self) -> int:
-        """Most span keys remembered at once."""
+        """Most keys remembered at once."""
         return self._capacity
 
-    def __len__(self) -> int:
-        return len(self._seen)
+    def admit(self, key: bytes) -> bool:
+        """Whether ``key`` is new (not in the window); remembers nothing."""
+        return key not in self._seen
 
-    def batch_ops(self) -> tuple[set[bytes], deque[bytes], int]:
-        """The window's set, its arrival order and ``room`` (keys that fit before the oldest
-        must go), for the engine's batch loop, which cannot afford a Python call per key.
-        Per key, in one hash probe::
-
-            size = len(seen); seen.add(key)
-            if len(seen) == size: ...          # a duplicate: nothing else to do
-            elif not wanted: seen.discard(key)  # e.g. a rejected span
-            else:
-                if room: room -= 1
-                else: seen.discard(order.popleft())
-                order.append(key)
-
-        Only while the caller holds the lock that serialises access to the window.
-        """
-        return self._seen, self._order, self._capacity - len(self._order)
+    def commit(self, key: bytes) -> None:
+        """Remember ``key`` (after what it stands for was counted), forgetting the oldest
+        key when the window is full."""
+        if not self._capacity or key in self._seen:
+            return
+        if len(self._order) >= self._capacity:
+            self._seen.discard(self._order.popleft())
+        self._seen.add(key)
+        self._order.append(key)

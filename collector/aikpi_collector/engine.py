@@ -1,45 +1,67 @@
 """The KPI engine: one decoded span in, metric updates out.
 
 Pure and stateless per span (a late outcome carries every dimension it needs), so any
-number of collector replicas give the same sums. Each span is checked completely first
-(every value it contributes is read and validated); only a span that passed every check
-touches a metric, so a rejected span changes nothing.
+number of collector replicas give the same sums. A span goes through two phases:
+
+1. **Check** (:meth:`KpiEngine._check`): every value the span contributes is read and
+   validated (names, words, numbers and their ranges, label text), giving a
+   :class:`_Checked` record of its updates, or :class:`SpanRejected`.
+2. **Update** (:meth:`KpiEngine._apply`): only a span that passed every check touches a
+   metric, so a rejected span changes nothing: a span's updates are all or nothing.
 
 Which spans count is decided by their attributes, never by span names:
 ``aikpi.span.type`` marks the SDK's own spans, and any other span that carries the
 workflow dimension (stamped from baggage) counts for tokens, cost and policy violations.
-Spans with neither are ignored.
+Spans with neither are ignored, and are not remembered by the de-duplication window.
+
+Two bounded windows make counting idempotent: span ids already counted (an exporter's
+retry of a whole batch) and steps already decided (one decision per step, whichever of a
+copied token's outcomes arrives first; routing by trace id sends them to one replica).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aikpi import semconv
+from aikpi.semconv import (
+    COHORT,
+    CORRECTION_SECONDS,
+    CORRELATION_ID,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    OUTCOME,
+    POLICY_NAME,
+    POLICY_VIOLATION_EVENT,
+    REVIEW_SECONDS,
+    SPAN_TYPE,
+    STEP_ASSISTED,
+    STEP_NAME,
+    TEAM,
+    WORKFLOW_EVENT,
+    WORKFLOW_NAME,
+    WORKFLOW_STATUS,
+)
 from prometheus_client import CollectorRegistry
 
 from aikpi_collector.cardinality import OVERFLOW
 from aikpi_collector.config import CollectorConfig
 from aikpi_collector.dedup import DedupWindow
-from aikpi_collector.metrics import (
-    CounterFamily,
-    ExemplarContext,
-    HistogramFamily,
-    KpiMetrics,
-    SelfMetrics,
-)
+from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
 from aikpi_collector.pricing import PriceBook
 from aikpi_collector.spanrecord import SpanRecord
 from aikpi_collector.usage import Usage, has_usage, read_usage
 from aikpi_collector.validate import (
+    MAX_SECONDS,
+    MAX_TOKENS,
     SpanRejected,
     check_name,
     check_nonneg,
+    check_text,
     check_word,
 )
 
@@ -69,6 +91,10 @@ UNKNOWN_POLICY = "unknown"
 """Policy label of a violation event without ``aikpi.policy.name``."""
 
 _MAX_MESSAGES = 3
+_MAX_NANOS = 2**64 - 1
+"""OTLP times are fixed64 nanoseconds."""
+_DIMS_CACHE_SIZE = 8192
+_NAMES_CACHE_SIZE = 8192
 
 _SPAN_TYPES = frozenset(semconv.SpanType)
 _COHORTS = frozenset(semconv.Cohort)
@@ -79,30 +105,14 @@ _EVENTS = frozenset(semconv.WorkflowEvent)
 _STEP = semconv.SpanType.STEP.value
 _OUTCOME = semconv.SpanType.OUTCOME.value
 _WORKFLOW = semconv.SpanType.WORKFLOW.value
-_WORKFLOW_EVENT_TYPE = semconv.SpanType.WORKFLOW_EVENT.value
+_WORKFLOW_EVENT = semconv.SpanType.WORKFLOW_EVENT.value
+_AI_ASSISTED = semconv.Cohort.AI_ASSISTED.value
 _FAILED = semconv.WorkflowStatus.FAILED.value
+_COMPLETED = semconv.WorkflowStatus.COMPLETED.value
 _NEED_STEP = (_STEP, _OUTCOME)
 """Span types that must name their step."""
-_COMPLETED = semconv.WorkflowStatus.COMPLETED.value
-
-_SPAN_TYPE = semconv.SPAN_TYPE
-_WORKFLOW_NAME = semconv.WORKFLOW_NAME
-_STEP_NAME = semconv.STEP_NAME
-_COHORT = semconv.COHORT
-_TEAM = semconv.TEAM
-_CORRELATION_ID = semconv.CORRELATION_ID
-_OUTCOME_KEY = semconv.OUTCOME
-_CORRECTION = semconv.CORRECTION_SECONDS
-_REVIEW = semconv.REVIEW_SECONDS
-_POLICY_EVENT = semconv.POLICY_VIOLATION_EVENT
-_POLICY_NAME = semconv.POLICY_NAME
-
-_MAX_FLOAT = sys.float_info.max
-"""``0.0 <= x <= _MAX_FLOAT`` holds exactly for the finite floats >= 0 (not NaN, not inf)."""
-
-_DIMS_CACHE_SIZE = 8192
-_WORKFLOW_STATUS = semconv.WORKFLOW_STATUS
-_WORKFLOW_EVENT = semconv.WORKFLOW_EVENT
+_TOKEN_TYPES = ("input", "output", "cache_read", "cache_creation")
+"""``token_type`` label values, in the order of the counts in :data:`Usage`."""
 
 
 @dataclass(slots=True)
@@ -116,54 +126,46 @@ class BatchResult:
     """Readable summary of the first rejections; ``""`` when none was rejected."""
 
 
-class _Handles:
-    """Series handles of one (workflow, step, cohort, team), kept with its checked label
-    values in the dims cache: a span's updates then build, hash and compare no label tuple.
+class _Handles(dict[Any, Any]):
+    """The series handles of one (workflow, step, cohort, team), by metric family:
+    ``handles[family]``, or ``handles[family, value, ...]`` with its further label values.
 
-    A handle is asked of its family on the label set's first update here (``None`` or a
-    missing key until then), never ahead: label sets are admitted, and overflow, in the
-    same order as when every update names its label tuple.
+    A handle is asked of its family on first use (``__missing__``: label sets are admitted,
+    and overflow, in update order) and kept, so a later update is one dict lookup and one
+    method call, with no label tuple built or hashed.
     """
 
-    __slots__ = (
-        "correction",
-        "cost",
-        "dims",
-        "outcomes",
-        "policies",
-        "review",
-        "step_duration",
-        "steps",
-        "tokens",
-        "workflow_duration",
-        "workflows",
-    )
+    __slots__ = ("dims", "run_dims")
 
     def __init__(self, dims: tuple[str, str, str, str]) -> None:
+        super().__init__()
         self.dims = dims
-        self.steps: dict[str, Any] = {}
-        """By status."""
-        self.step_duration: Any = None
-        self.outcomes: dict[str, Any] = {}
-        """By outcome word."""
-        self.correction: Any = None
-        self.review: Any = None
-        self.workflows: dict[str, Any] = {}
-        """By workflow status or event."""
-        self.workflow_duration: Any = None
-        self.tokens: dict[str, list[Any]] = {}
-        """By model: [input, output, cache_read, cache_creation] (``None`` until used)."""
-        self.cost: dict[str, Any] = {}
-        """By model."""
-        self.policies: dict[str, Any] = {}
-        """By policy name."""
+        """The checked label values (workflow, step, cohort, team)."""
+        self.run_dims = (dims[0], dims[2], dims[3])
+        """(workflow, cohort, team): the labels of the per-run metrics."""
+
+    def __missing__(self, key: Any) -> Any:
+        family, *values = key if type(key) is tuple else (key,)
+        labels = (*(self.run_dims if family.per_run else self.dims), *values)
+        handle = self[key] = family.handle(labels)
+        return handle
 
 
-def _resolve(table: Any, slot: Any, family: CounterFamily | HistogramFamily, key: Any) -> Any:
-    """``family``'s handle for the label tuple ``key``, stored in ``table[slot]`` (a handle
-    cache miss: the hot path reads ``table`` itself)."""
-    handle = table[slot] = family.handle(key)
-    return handle
+_Checked = tuple[
+    _Handles,  # the span's dims and their series handles
+    "str | None",  # kind: the aikpi span type; None for a foreign span (usage, events only)
+    "str | None",  # status: step ok / error, a workflow's status, or a workflow event
+    float,  # seconds: step or workflow duration
+    bool,  # assisted: AI output was produced in the step (its human time comes later)
+    "str | None",  # outcome
+    "float | None",  # correction seconds
+    "float | None",  # review seconds
+    "bytes | None",  # decides: trace id + span id of the step the outcome decides
+    "Usage | None",  # usage
+    "list[str] | None",  # policies violated
+]
+"""Every update one span makes, read and checked before any metric is touched (a tuple: it
+is built for every span, and a tuple costs a tenth of an object)."""
 
 
 def _span_label(span: SpanRecord) -> str:
@@ -185,94 +187,70 @@ class KpiEngine:
         # sees the first batch too; and no labels() lookup per batch (per span in-process)
         self._received = {t: sm.spans_received.labels(transport=t) for t in TRANSPORTS}
         self._duplicates = {t: sm.duplicate_spans.labels(transport=t) for t in TRANSPORTS}
+        self._decided_again = {t: sm.duplicate_decisions.labels(transport=t) for t in TRANSPORTS}
         self.metrics = KpiMetrics(config, registry, self.self_metrics, self._lock)
         self.prices = PriceBook(config.price_overrides)
-        self._dedup = DedupWindow(config.dedup_window_spans)
+        self._counted = DedupWindow(config.dedup_window_spans)
+        self._decided = DedupWindow(config.decided_window_steps)
         self._exemplars = config.exemplars
         self._unpriced_logged: set[str] = set()
         self._unpriced_limit = config.cardinality_limit
         self._dims_cache: dict[tuple[Any, ...], _Handles] = {}
+        self._names: set[str] = set()
+        """Model and policy names already checked (a bounded cache)."""
 
     # --- public API --------------------------------------------------------------------
 
     def process(self, span: SpanRecord) -> None:
         """Check ``span`` completely, then apply its updates.
 
-        Raises :class:`SpanRejected` (and updates nothing) when a value is invalid. No
-        de-duplication and no self-metrics here; :meth:`process_batch` adds both.
+        Raises :class:`SpanRejected` (and updates nothing) when a value is invalid. No span
+        de-duplication and no self-metrics here; :meth:`process_batch` adds both. A second
+        decision on the same step is still dropped.
         """
         with self._lock:
-            self._process(span)
+            checked = self._check(span)
+            if checked is not None:
+                self._count(span, checked)
 
     def process_batch(self, spans: Iterable[SpanRecord], transport: str) -> BatchResult:
         """Process a batch from one request: de-duplicate, check and count every span.
 
-        A rejected span is not remembered by the de-duplication window, so a corrected
-        retry still counts. Never raises for a bad span.
+        Only a span that counted is remembered by the de-duplication window: a rejected
+        span's corrected retry still counts, and spans that count nothing (plain library
+        spans) do not push counted ids out. Never raises for a bad span.
         """
-        received = accepted = rejected = duplicates = 0
+        received = accepted = rejected = duplicates = decided_again = 0
         messages: list[str] = []
         reasons: dict[str, int] = {}
-        dedup = self._dedup
-        dedup_on = dedup.capacity > 0
-        process = self._process
+        counted = self._counted
         with self._lock:
-            # the window's protocol (DedupWindow.batch_ops), inline: no Python call per span
-            seen, order, room = dedup.batch_ops()
-            remember, forget = seen.add, seen.discard
-            append, oldest = order.append, order.popleft
             for span in spans:
                 received += 1
-                if dedup_on:
-                    key = span.trace_id + span.span_id
-                    size = len(seen)
-                    remember(key)  # one hash probe both asks "seen?" and remembers
-                    if len(seen) == size:
-                        duplicates += 1
-                        continue
+                key = span.trace_id + span.span_id
+                if not counted.admit(key):
+                    duplicates += 1
+                    continue
                 try:
-                    process(span)
+                    checked = self._check(span)
+                    if checked is not None:
+                        decided_again += self._count(span, checked)
+                        counted.commit(key)
                 except SpanRejected as exc:
-                    if dedup_on:
-                        forget(key)
                     rejected += 1
                     reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
                     if len(messages) < _MAX_MESSAGES:
                         messages.append(exc.message)
                     continue
                 except Exception as exc:  # a malformed SpanRecord must not lose the batch
-                    if dedup_on:
-                        forget(key)
                     log.exception("KPI engine failed on a span; it is counted as rejected")
                     rejected += 1
                     reasons["internal_error"] = reasons.get("internal_error", 0) + 1
                     if len(messages) < _MAX_MESSAGES:
                         messages.append(f"a span could not be processed: {type(exc).__name__}")
                     continue
-                except BaseException:
-                    if dedup_on:
-                        forget(key)  # keep the window's set and order in step
-                    raise
-                if dedup_on:  # accepted: make room, then the key joins the order
-                    if room:
-                        room -= 1
-                    else:
-                        forget(oldest())
-                    append(key)
                 accepted += 1
-        sm = self.self_metrics
-        if received:
-            counter = self._received.get(transport)
-            if counter is None:
-                counter = sm.spans_received.labels(transport=transport)
-            counter.inc(received)
-        if duplicates:
-            counter = self._duplicates.get(transport)
-            if counter is None:
-                counter = sm.duplicate_spans.labels(transport=transport)
-            counter.inc(duplicates)
-        for reason, count in reasons.items():
-            sm.spans_rejected.labels(transport=transport, reason=reason).inc(count)
+        self._count_batch(transport, received, duplicates, decided_again, reasons)
         error_message = ""
         if rejected:
             error_message = f"{rejected} span(s) rejected: " + "; ".join(messages)
@@ -280,195 +258,205 @@ class KpiEngine:
                 error_message += f"; and {rejected - len(messages)} more"
         return BatchResult(accepted, rejected, duplicates, error_message)
 
-    # --- one span ------------------------------------------------------------------------
+    # --- 1. check --------------------------------------------------------------------------
 
-    def _process(self, span: SpanRecord) -> None:
-        """Check every value of ``span``, then update; the caller holds the engine lock."""
+    def _check(self, span: SpanRecord) -> _Checked | None:
+        """Every update of ``span``, checked; ``None`` when it counts nothing."""
         attributes = span.attributes
         get = attributes.get
-        span_type = get(_SPAN_TYPE)
-        workflow = get(_WORKFLOW_NAME)
-        if span_type is None and workflow is None:
-            return  # not an aikpi span and no workflow dimensions: nothing to count
-
-        # 1. Check everything. Nothing below may touch a metric until this block is done.
-        outcome = correction = review = status = None
-        usage: Usage | None = None
-        policies: list[str] | None = None
+        kind = get(SPAN_TYPE)
+        workflow = get(WORKFLOW_NAME)
+        if kind is None and workflow is None:
+            return None  # not an aikpi span and no workflow dimensions: nothing to count
+        status = outcome = correction = review = decides = usage = policies = None
+        seconds = 0.0
+        assisted = False
         try:
-            if span_type is not None and (
-                type(span_type) is not str or span_type not in _SPAN_TYPES
+            if kind is not None and (type(kind) is not str or kind not in _SPAN_TYPES):
+                kind = check_word(SPAN_TYPE, kind, _SPAN_TYPES, "invalid_span_type")
+            step = get(STEP_NAME)
+            cohort = get(COHORT)
+            if kind is not None and (
+                workflow is None or cohort is None or (step is None and kind in _NEED_STEP)
             ):
-                span_type = check_word(_SPAN_TYPE, span_type, _SPAN_TYPES, "invalid_span_type")
-            step = get(_STEP_NAME)
-            cohort = get(_COHORT)
-            raw = (workflow, step, cohort, get(_TEAM))
-            if span_type is not None and (
-                workflow is None or cohort is None or (step is None and span_type in _NEED_STEP)
-            ):
-                _missing_dims(span_type, workflow, step)
+                _missing_dims(kind, workflow, step)
+            raw = (workflow, step, cohort, get(TEAM))
             try:
                 handles = self._dims_cache.get(raw)
-            except TypeError:  # an unhashable value (a list): _dims rejects it
+            except TypeError:  # an unhashable value (a list): _handles rejects it
                 handles = None
             if handles is None:
-                handles = self._dims(raw)
-            if span_type is None:
-                # an LLM call or third-party span: only usage and events can count, and it
-                # almost always has usage (``_usage`` itself answers None when it has not)
-                usage = read_usage(attributes, self.prices)
-            elif span_type == _STEP:
+                handles = self._handles(raw)
+            if kind == _STEP:
                 status = "error" if span.status_error else "ok"
-                if _OUTCOME_KEY in attributes:
-                    outcome, correction, review = _outcome_values(attributes)
-                else:  # refuse bad values even when they would not be counted
-                    for key in (_CORRECTION, _REVIEW):
-                        value = get(key)
-                        if value is not None:
-                            check_nonneg(key, value)
-            elif span_type == _OUTCOME:
-                if _OUTCOME_KEY not in attributes:
-                    raise SpanRejected(
-                        "missing_attribute",
-                        f"attribute {_OUTCOME_KEY!r} is missing; outcome spans need it "
-                        f"(allowed: {', '.join(sorted(_OUTCOMES))})",
-                    )
-                outcome, correction, review = _outcome_values(attributes)
-            elif span_type == _WORKFLOW:
-                status = get(_WORKFLOW_STATUS)
+                seconds = _duration(span)
+                correction, review = _seconds(attributes)
+                if OUTCOME in attributes:
+                    outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
+                    decides = span.trace_id + span.span_id
+                assisted = _assisted(attributes, handles.dims[2])
+            elif kind == _OUTCOME:
+                outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
+                correction, review = _seconds(attributes)
+                if span.parent_span_id:
+                    decides = span.trace_id + span.parent_span_id
+            elif kind == _WORKFLOW:
+                status = get(WORKFLOW_STATUS)
                 if status is None:
                     status = _FAILED if span.status_error else _COMPLETED
                 elif type(status) is not str or status not in _STATUSES:
-                    status = check_word(_WORKFLOW_STATUS, status, _STATUSES, "invalid_status")
-            elif span_type == _WORKFLOW_EVENT_TYPE:
-                status = get(_WORKFLOW_EVENT)
-                if status is None:
-                    raise SpanRejected(
-                        "missing_attribute",
-                        f"attribute {_WORKFLOW_EVENT!r} is missing; "
-                        f"allowed: {', '.join(sorted(_EVENTS))}",
-                    )
-                status = check_word(_WORKFLOW_EVENT, status, _EVENTS, "invalid_event")
-            # SDK spans rarely carry usage: one C-level scan instead of nine lookups
-            if span_type is not None and has_usage(attributes):
+                    status = check_word(WORKFLOW_STATUS, status, _STATUSES, "invalid_status")
+                seconds = _duration(span)
+            elif kind is not None:  # a workflow event
+                status = _word(attributes, WORKFLOW_EVENT, _EVENTS, "invalid_event")
+            if kind is None or has_usage(attributes):
                 usage = read_usage(attributes, self.prices)
+                if usage is not None:
+                    self._check_usage(attributes, usage)
             if span.events:
-                policies = _policies(span)
+                policies = self._policies(span)
+            if kind is None and usage is None and not policies:
+                return None  # a foreign span without usage or violations counts nothing
+            if self._exemplars:
+                correlation_id = get(CORRELATION_ID)
+                if type(correlation_id) is str and not correlation_id.isascii():
+                    check_text(CORRELATION_ID, correlation_id)
+            if not (
+                0 <= span.start_unix_nano <= _MAX_NANOS and 0 <= span.end_unix_nano <= _MAX_NANOS
+            ):
+                raise SpanRejected(
+                    "out_of_range",
+                    f"start or end time ({span.start_unix_nano}, {span.end_unix_nano}) is "
+                    "not a 64-bit unsigned number of nanoseconds",
+                )
         except SpanRejected as exc:
             raise SpanRejected(exc.reason, f"{_span_label(span)}: {exc.message}") from None
+        return (
+            handles,
+            kind,
+            status,
+            seconds,
+            assisted,
+            outcome,
+            correction,
+            review,
+            decides,
+            usage,
+            policies,
+        )
 
-        # 2. Update, through the series handles cached for these dimensions (a miss builds
-        # the label tuple once, spelled out: no ``(*dims, x)`` list round trip).
+    def _handles(self, raw: tuple[Any, Any, Any, Any]) -> _Handles:
+        """Check the raw (workflow, step, cohort, team) of a span and cache their handles."""
+        workflow, step, cohort, team = raw
+        dims = (
+            check_name(WORKFLOW_NAME, workflow),
+            NONE if step is None else check_name(STEP_NAME, step),
+            NONE if cohort is None else check_word(COHORT, cohort, _COHORTS, "invalid_cohort"),
+            NONE if team is None else check_name(TEAM, team),
+        )
+        if len(self._dims_cache) >= _DIMS_CACHE_SIZE:
+            self._dims_cache.clear()
+        handles = self._dims_cache[raw] = _Handles(dims)
+        return handles
+
+    def _check_usage(self, attributes: dict[str, Any], usage: Usage) -> None:
+        """What :func:`read_usage` leaves to the engine: the model name is a valid label
+        value and every count is within :data:`MAX_TOKENS`."""
+        model = usage[0]
+        if model not in self._names:
+            key = (
+                GEN_AI_RESPONSE_MODEL
+                if GEN_AI_RESPONSE_MODEL in attributes
+                else GEN_AI_REQUEST_MODEL
+            )
+            self._remember_name(check_name(key, model))
+        if max(usage[1:5]) > MAX_TOKENS:
+            raise SpanRejected(
+                "out_of_range",
+                f"token counts {usage[1:5]}; allowed: 0 to {MAX_TOKENS:,} of each type per span",
+            )
+
+    def _policies(self, span: SpanRecord) -> list[str]:
+        policies = []
+        for event in span.events:
+            if event.name == POLICY_VIOLATION_EVENT:
+                policy = event.attributes.get(POLICY_NAME)
+                if policy is None:
+                    policy = UNKNOWN_POLICY
+                elif policy not in self._names:
+                    self._remember_name(check_name(POLICY_NAME, policy))
+                policies.append(policy)
+        return policies
+
+    def _remember_name(self, name: str) -> None:
+        if len(self._names) >= _NAMES_CACHE_SIZE:
+            self._names.clear()
+        self._names.add(name)
+
+    # --- 2. update -------------------------------------------------------------------------
+
+    def _count(self, span: SpanRecord, checked: _Checked) -> int:
+        """Apply ``checked``, one decision per step: 1 when its outcome decided a step that
+        was decided already (that outcome is then not counted), else 0."""
+        decides = checked[8]
+        if decides is None:
+            self._apply(span, checked, True)
+            return 0
+        if not self._decided.admit(decides):
+            self._apply(span, checked, False)
+            return 1
+        self._apply(span, checked, True)
+        self._decided.commit(decides)
+        return 0
+
+    def _apply(self, span: SpanRecord, checked: _Checked, decision: bool) -> None:
+        """Update every metric of a checked span (cannot fail: every value was checked);
+        without ``decision``, its outcome is not counted (the step was decided already)."""
+        h, kind, status, seconds, assisted, outcome, correction, review, _, usage, policies = (
+            checked
+        )
         context: ExemplarContext | None = None
         if self._exemplars:
-            correlation_id = get(_CORRELATION_ID)
+            correlation_id = span.attributes.get(CORRELATION_ID)
             if correlation_id is not None and type(correlation_id) is not str:
                 correlation_id = str(correlation_id)
             context = (span.trace_id, correlation_id, span.end_unix_nano)
         metrics = self.metrics
-        h = handles
-        dims = h.dims
-        wf, step, cohort, team = dims
-        if span_type is None:
-            pass
-        elif span_type == _STEP:
-            nanos = span.end_unix_nano - span.start_unix_nano
-            handle = h.steps.get(status) or _resolve(
-                h.steps, status, metrics.steps, (wf, step, cohort, team, status)
-            )
-            handle.inc(1.0, context)
-            handle = h.step_duration
-            if handle is None:
-                handle = h.step_duration = metrics.step_duration.handle(dims)
-            handle.observe(nanos / 1e9 if nanos > 0 else 0.0, context)
-        elif span_type == _WORKFLOW:
-            nanos = span.end_unix_nano - span.start_unix_nano
-            handle = h.workflows.get(status) or _resolve(
-                h.workflows, status, metrics.workflows, (wf, cohort, team, status)
-            )
-            handle.inc(1.0, context)
-            handle = h.workflow_duration
-            if handle is None:
-                handle = h.workflow_duration = metrics.workflow_duration.handle((wf, cohort, team))
-            handle.observe(nanos / 1e9 if nanos > 0 else 0.0, context)
-        elif span_type == _WORKFLOW_EVENT_TYPE:
-            handle = h.workflows.get(status) or _resolve(
-                h.workflows, status, metrics.workflows, (wf, cohort, team, status)
-            )
-            handle.inc(1.0, context)
-        if outcome is not None:
-            handle = h.outcomes.get(outcome) or _resolve(
-                h.outcomes, outcome, metrics.outcomes, (wf, step, cohort, team, outcome)
-            )
-            handle.inc(1.0, context)
+        if kind == _STEP:
+            h[metrics.steps, status].inc(1.0, context)
+            h[metrics.step_duration].observe(seconds, context)
+            if assisted:
+                h[metrics.assisted_steps].inc(1.0, context)
+            else:  # a human did the step: its duration is its human time
+                h[metrics.human].observe(seconds, context)
+        elif kind == _WORKFLOW:
+            h[metrics.workflows, status].inc(1.0, context)
+            h[metrics.workflow_duration].observe(seconds, context)
+        elif kind == _WORKFLOW_EVENT:
+            h[metrics.workflows, status].inc(1.0, context)
+        if outcome is not None and decision:
+            h[metrics.outcomes, outcome].inc(1.0, context)
+            human = 0.0
             if correction is not None:
-                handle = h.correction
-                if handle is None:
-                    handle = h.correction = metrics.correction.handle(dims)
-                handle.observe(correction, context)
+                h[metrics.correction].observe(correction, context)
+                human += correction
             if review is not None:
-                handle = h.review
-                if handle is None:
-                    handle = h.review = metrics.review.handle(dims)
-                handle.observe(review, context)
+                h[metrics.review].observe(review, context)
+                human += review
+            if assisted or kind == _OUTCOME:  # the human time of an assisted step
+                h[metrics.human].observe(human, context)
         if usage is not None:
-            model, uncached, output, cache_read, cache_creation, cost, unpriced = usage
+            model, cost, unpriced = usage[0], usage[5], usage[6]
             tokens = metrics.tokens
-            row = h.tokens.get(model)
-            if row is None:
-                row = h.tokens[model] = [None, None, None, None]
-            if uncached:
-                handle = row[0] or _resolve(
-                    row, 0, tokens, (wf, step, cohort, team, model, "input")
-                )
-                handle.inc(uncached, context)
-            if output:
-                handle = row[1] or _resolve(
-                    row, 1, tokens, (wf, step, cohort, team, model, "output")
-                )
-                handle.inc(output, context)
-            if cache_read:
-                handle = row[2] or _resolve(
-                    row, 2, tokens, (wf, step, cohort, team, model, "cache_read")
-                )
-                handle.inc(cache_read, context)
-            if cache_creation:
-                handle = row[3] or _resolve(
-                    row, 3, tokens, (wf, step, cohort, team, model, "cache_creation")
-                )
-                handle.inc(cache_creation, context)
-            handle = h.cost.get(model) or _resolve(
-                h.cost, model, metrics.cost, (wf, step, cohort, team, model)
-            )
-            handle.inc(cost, context)
+            for count, token_type in zip(usage[1:5], _TOKEN_TYPES, strict=True):
+                if count:
+                    h[tokens, model, token_type].inc(count, context)
+            h[metrics.cost, model].inc(cost, context)
             if unpriced:
                 self._count_unpriced(model)
         if policies:
             for policy in policies:
-                handle = h.policies.get(policy) or _resolve(
-                    h.policies,
-                    policy,
-                    metrics.policy_violations,
-                    (wf, step, cohort, team, policy),
-                )
-                handle.inc(1.0, context)
-
-    def _dims(self, raw: tuple[Any, Any, Any, Any]) -> _Handles:
-        """(workflow, step, cohort, team) label values of a raw tuple not cached yet: checked
-        once, then cached with their series handles (the hot path looks the raw tuple up in
-        ``_dims_cache`` itself)."""
-        workflow, step, cohort, team = raw
-        dims = (
-            check_name(_WORKFLOW_NAME, workflow),
-            NONE if step is None else check_name(_STEP_NAME, step),
-            NONE if cohort is None else check_word(_COHORT, cohort, _COHORTS, "invalid_cohort"),
-            NONE if team is None else check_name(_TEAM, team),
-        )
-        cache = self._dims_cache
-        if len(cache) >= _DIMS_CACHE_SIZE:
-            cache.clear()
-        handles = cache[raw] = _Handles(dims)
-        return handles
+                h[metrics.policy_violations, policy].inc(1.0, context)
 
     def _count_unpriced(self, model: str) -> None:
         logged = self._unpriced_logged
@@ -484,45 +472,96 @@ class KpiEngine:
                 )
         self.self_metrics.unpriced_spans.labels(model=model).inc()
 
+    def _count_batch(
+        self,
+        transport: str,
+        received: int,
+        duplicates: int,
+        decided_again: int,
+        reasons: dict[str, int],
+    ) -> None:
+        """The batch's self-metrics."""
+        sm = self.self_metrics
+        for counters, family, amount in (
+            (self._received, sm.spans_received, received),
+            (self._duplicates, sm.duplicate_spans, duplicates),
+            (self._decided_again, sm.duplicate_decisions, decided_again),
+        ):
+            if amount:
+                counter = counters.get(transport) or family.labels(transport=transport)
+                counter.inc(amount)
+        for reason, count in reasons.items():
+            sm.spans_rejected.labels(transport=transport, reason=reason).inc(count)
 
-def _missing_dims(span_type: str, workflow: Any, step: Any) -> None:
+
+# --- checks of one span's values ---------------------------------------------------------
+
+
+def _duration(span: SpanRecord) -> float:
+    """End minus start in seconds (0 when the clock went backwards), within range."""
+    nanos = span.end_unix_nano - span.start_unix_nano
+    seconds = nanos / 1e9 if nanos > 0 else 0.0
+    if seconds > MAX_SECONDS:
+        raise SpanRejected(
+            "out_of_range", f"duration {seconds:.3g} s; allowed: 0 to {MAX_SECONDS:g} s"
+        )
+    return seconds
+
+
+def _word(attributes: dict[str, Any], key: str, allowed: frozenset[str], reason: str) -> str:
+    """A required word of a closed set."""
+    value = attributes.get(key)
+    if value is None:
+        raise SpanRejected(
+            "missing_attribute",
+            f"attribute {key!r} is missing; allowed: {', '.join(sorted(allowed))}",
+        )
+    if type(value) is str and value in allowed:
+        return value
+    return check_word(key, value, allowed, reason)
+
+
+def _seconds(attributes: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Correction and review seconds, each optional (refused when bad, even if unused)."""
+    correction = attributes.get(CORRECTION_SECONDS)
+    if correction is not None and not (
+        type(correction) is float and 0.0 <= correction <= MAX_SECONDS
+    ):
+        correction = check_nonneg(CORRECTION_SECONDS, correction)
+    review = attributes.get(REVIEW_SECONDS)
+    if review is not None and not (type(review) is float and 0.0 <= review <= MAX_SECONDS):
+        review = check_nonneg(REVIEW_SECONDS, review)
+    return correction, review
+
+
+def _assisted(attributes: dict[str, Any], cohort: str) -> bool:
+    """Whether the step's human time comes with its outcome: ``aikpi.step.assisted`` in
+    the AI-assisted cohort (absent, from SDKs before it: assisted, the earlier definition
+    of human time). Every baseline step costs its duration, whatever it says (design)."""
+    assisted = attributes.get(STEP_ASSISTED)
+    if assisted is not None and type(assisted) is not bool:
+        raise SpanRejected(
+            "invalid_type",
+            f"attribute {STEP_ASSISTED!r} = {assisted!r}; true or false is required",
+        )
+    if cohort != _AI_ASSISTED:
+        return False
+    return assisted is not False
+
+
+def _missing_dims(kind: str, workflow: Any, step: Any) -> None:
     """Reject an aikpi span that lacks a required dimension (the caller found one missing)."""
     if workflow is None:
         raise SpanRejected(
             "missing_attribute",
-            f"attribute {_WORKFLOW_NAME!r} is missing; every aikpi span needs it",
+            f"attribute {WORKFLOW_NAME!r} is missing; every aikpi span needs it",
         )
-    if step is None and span_type in _NEED_STEP:
+    if step is None and kind in _NEED_STEP:
         raise SpanRejected(
             "missing_attribute",
-            f"attribute {_STEP_NAME!r} is missing; {span_type} spans need it",
+            f"attribute {STEP_NAME!r} is missing; {kind} spans need it",
         )
     raise SpanRejected(
         "missing_attribute",
-        f"attribute {_COHORT!r} is missing; allowed: {', '.join(sorted(_COHORTS))}",
+        f"attribute {COHORT!r} is missing; allowed: {', '.join(sorted(_COHORTS))}",
     )
-
-
-def _outcome_values(attributes: dict[str, Any]) -> tuple[str, float | None, float | None]:
-    """The outcome word and its seconds; a finite float >= 0 skips ``check_nonneg``."""
-    outcome = attributes[_OUTCOME_KEY]
-    if type(outcome) is not str or outcome not in _OUTCOMES:
-        outcome = check_word(_OUTCOME_KEY, outcome, _OUTCOMES, "invalid_outcome")
-    correction = attributes.get(_CORRECTION)
-    if correction is not None and (
-        type(correction) is not float or not 0.0 <= correction <= _MAX_FLOAT
-    ):
-        correction = check_nonneg(_CORRECTION, correction)
-    review = attributes.get(_REVIEW)
-    if review is not None and (type(review) is not float or not 0.0 <= review <= _MAX_FLOAT):
-        review = check_nonneg(_REVIEW, review)
-    return outcome, correction, review
-
-
-def _policies(span: SpanRecord) -> list[str]:
-    policies = []
-    for event in span.events:
-        if event.name == _POLICY_EVENT:
-            policy = event.attributes.get(_POLICY_NAME)
-            policies.append(UNKNOWN_POLICY if policy is None else check_name(_POLICY_NAME, policy))
-    return policies

@@ -36,6 +36,7 @@ from prometheus_client.core import (
 from prometheus_client.samples import Exemplar, Sample
 from prometheus_client.utils import floatToGoString
 
+from aikpi_collector import catalogue
 from aikpi_collector.cardinality import OVERFLOW, projection
 from aikpi_collector.config import CollectorConfig
 
@@ -121,13 +122,15 @@ class HistogramSeries:
     ``(context, value)`` tuple per observation: no allocation on the hot path.
     """
 
-    __slots__ = ("bounds", "contexts", "counts", "total", "values")
+    __slots__ = ("bounds", "contexts", "counts", "squares", "total", "values")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         width = len(bounds) + 1
         self.bounds = bounds
         self.counts = [0] * width
         self.total = 0.0
+        self.squares = 0.0
+        """Sum of the squared observations (exposed only where the catalogue asks for it)."""
         self.contexts: list[ExemplarContext | None] = [None] * width
         self.values: list[float] = [0.0] * width
 
@@ -136,6 +139,7 @@ class HistogramSeries:
         index = bisect_left(self.bounds, value)
         self.counts[index] += 1
         self.total += value
+        self.squares += value * value
         if context is not None:
             self.contexts[index] = context
             self.values[index] = value
@@ -172,8 +176,10 @@ class _Family:
         "label_text",
         "limit",
         "name",
+        "per_run",
         "project",
         "series",
+        "slot",
     )
 
     def __init__(
@@ -189,6 +195,10 @@ class _Family:
         self.name = name
         self.documentation = documentation
         self.label_names, self.project = projection(catalogue_labels, kept_labels)
+        self.per_run = tuple(catalogue_labels[:3]) == catalogue.RUN_DIMS
+        self.slot = 0
+        """Index of this family in :attr:`KpiMetrics.families` (the engine's handle tables)."""
+        """Labelled per workflow run (workflow, cohort, team), not per step."""
         self.limit = limit
         self.series: dict[tuple[str, ...], Any] = {}
         self.label_text: dict[tuple[str, ...], Any] = {}
@@ -270,12 +280,16 @@ class HistogramFamily(_Family):
     """A histogram of :class:`HistogramSeries`; a copy is ``(bucket counts, sum, exemplar
     contexts, exemplar values)``, the last two per bucket (context ``None``: no exemplar)."""
 
-    __slots__ = ("bounds", "bucket_labels")
+    __slots__ = ("bounds", "bucket_labels", "squares")
 
-    def __init__(self, *args: Any, bounds: Sequence[float], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, bounds: Sequence[float], squares: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.bounds = tuple(float(b) for b in bounds)
         self.bucket_labels = (*(floatToGoString(b) for b in self.bounds), "+Inf")
+        self.squares: SquaresFamily | None = SquaresFamily(self) if squares else None
+        """The ``<name>_squares_total`` counter beside it, when the catalogue keeps one."""
 
     def _new_series(self) -> HistogramSeries:
         return HistogramSeries(self.bounds)
@@ -308,8 +322,37 @@ class HistogramFamily(_Family):
         return family
 
 
-_DIMS = ("workflow", "step", "cohort", "team")
-_WORKFLOW_DIMS = ("workflow", "cohort", "team")
+class SquaresFamily(CounterFamily):
+    """``<histogram>_squares_total``: the sum of squared observations of each series of a
+    histogram, read from the histogram's own series (same label sets, same overflow), so
+    count, sum and sum of squares give the exact mean and variance over any window."""
+
+    __slots__ = ()
+
+    def __init__(self, histogram: HistogramFamily) -> None:
+        self.name = f"{histogram.name}_squares_total"
+        self.documentation = (
+            f"Sum of the squared observations of {histogram.name} (exact variance: "
+            "count, sum and sum of squares are all additive)."
+        )
+        self.label_names = histogram.label_names
+        self.per_run = histogram.per_run
+        self.slot = 0
+        self.project = histogram.project
+        self.limit = histogram.limit
+        self.series = histogram.series
+        """The histogram's series (shared, never copied): a view, not a second store."""
+        self.label_text = {}
+        self._overflow_key = histogram._overflow_key
+        self._lock = histogram._lock
+        self._on_overflow = histogram._on_overflow
+
+    def handle(self, key: tuple[str, ...]) -> Any:
+        raise TypeError("a squares counter is updated through its histogram, never directly")
+
+    @staticmethod
+    def _copy(series: HistogramSeries) -> tuple[float, ExemplarContext | None, float]:
+        return (series.squares, None, 0.0)
 
 
 class SelfMetrics:
@@ -351,6 +394,13 @@ class SelfMetrics:
             ("listener",),
             registry=registry,
         )
+        self.duplicate_decisions = Counter(
+            "aikpi_collector_duplicate_decisions_total",
+            "Outcomes not counted because their step was decided already (one decision per "
+            "step: a copied token, or a retry from another process).",
+            ("transport",),
+            registry=registry,
+        )
         self.duplicate_spans = Counter(
             "aikpi_collector_duplicate_spans_total",
             "Spans dropped because their (trace id, span id) was counted recently.",
@@ -388,7 +438,8 @@ class SelfMetrics:
 
 
 class KpiMetrics:
-    """The KPI catalogue, registered in ``registry`` as one custom collector."""
+    """The KPI metrics of :data:`aikpi_collector.catalogue.METRICS`, registered in
+    ``registry`` as one custom collector."""
 
     def __init__(
         self,
@@ -402,77 +453,51 @@ class KpiMetrics:
         limit = config.cardinality_limit
         buckets = config.time_buckets_seconds
 
-        def counter(name: str, doc: str, labels: Sequence[str]) -> CounterFamily:
-            hook = self_metrics.label_sets_overflowed.labels(metric=name).inc
-            return CounterFamily(name, doc, labels, kept, limit, lock, hook)
+        def family(entry: catalogue.Metric) -> Any:
+            hook = self_metrics.label_sets_overflowed.labels(metric=entry.name).inc
+            args = (entry.name, entry.help, entry.labels, kept, limit, lock, hook)
+            if entry.type is catalogue.MetricType.COUNTER:
+                return CounterFamily(*args)
+            return HistogramFamily(*args, bounds=buckets, squares=entry.squares)
 
-        def histogram(name: str, doc: str, labels: Sequence[str]) -> HistogramFamily:
-            hook = self_metrics.label_sets_overflowed.labels(metric=name).inc
-            return HistogramFamily(name, doc, labels, kept, limit, lock, hook, bounds=buckets)
-
-        self.steps = counter(
-            "aikpi_steps_total",
-            "Finished steps; status error when the step's code raised.",
-            (*_DIMS, "status"),
-        )
-        self.step_duration = histogram(
-            "aikpi_step_duration_seconds", "Duration of each step span.", _DIMS
-        )
-        self.outcomes = counter(
-            "aikpi_outcomes_total",
-            "Human decisions on AI output (inline on the step or a late outcome span).",
-            (*_DIMS, "outcome"),
-        )
-        self.correction = histogram(
-            "aikpi_correction_seconds",
-            "Human time spent repairing AI output, per outcome that reports it.",
-            _DIMS,
-        )
-        self.review = histogram(
-            "aikpi_review_seconds",
-            "Time from AI output to the human decision, per outcome that reports or implies it.",
-            _DIMS,
-        )
-        self.workflows = counter(
-            "aikpi_workflows_total",
-            "Workflow runs by how they ended, plus later reopen events.",
-            (*_WORKFLOW_DIMS, "status"),
-        )
-        self.workflow_duration = histogram(
-            "aikpi_workflow_duration_seconds", "Duration of each workflow span.", _WORKFLOW_DIMS
-        )
-        self.tokens = counter(
-            "aikpi_tokens_total",
-            "GenAI tokens by type; input excludes the cached part so the types add up.",
-            (*_DIMS, "model", "token_type"),
-        )
-        self.cost = counter(
-            "aikpi_cost_usd_total",
-            "Token cost in US dollars: explicit span cost, else config override, else price table.",
-            (*_DIMS, "model"),
-        )
-        self.policy_violations = counter(
-            "aikpi_policy_violations_total",
-            "Governance violations recorded as span events.",
-            (*_DIMS, "policy"),
-        )
-        self.families: tuple[CounterFamily | HistogramFamily, ...] = (
+        self.steps: CounterFamily = family(catalogue.STEPS)
+        self.assisted_steps: CounterFamily = family(catalogue.ASSISTED_STEPS)
+        self.step_duration: HistogramFamily = family(catalogue.STEP_DURATION)
+        self.outcomes: CounterFamily = family(catalogue.OUTCOMES)
+        self.correction: HistogramFamily = family(catalogue.CORRECTION)
+        self.review: HistogramFamily = family(catalogue.REVIEW)
+        self.human: HistogramFamily = family(catalogue.HUMAN)
+        self.workflows: CounterFamily = family(catalogue.WORKFLOWS)
+        self.workflow_duration: HistogramFamily = family(catalogue.WORKFLOW_DURATION)
+        self.tokens: CounterFamily = family(catalogue.TOKENS)
+        self.cost: CounterFamily = family(catalogue.COST)
+        self.policy_violations: CounterFamily = family(catalogue.POLICY_VIOLATIONS)
+        families: list[CounterFamily | HistogramFamily] = []
+        for one in (
             self.steps,
+            self.assisted_steps,
             self.step_duration,
             self.outcomes,
             self.correction,
             self.review,
+            self.human,
             self.workflows,
             self.workflow_duration,
             self.tokens,
             self.cost,
             self.policy_violations,
-        )
+        ):
+            families.append(one)
+            if isinstance(one, HistogramFamily) and one.squares is not None:
+                families.append(one.squares)
+        self.families: tuple[CounterFamily | HistogramFamily, ...] = tuple(families)
+        for slot, one in enumerate(self.families):
+            one.slot = slot
         registry.register(self)
 
     def _labor_cost(self) -> GaugeMetricFamily:
-        name = "aikpi_labor_cost_usd_per_hour"
-        doc = "Loaded labour cost of human time (from the collector config), for value formulas."
+        name = catalogue.LABOR_RATE.name
+        doc = catalogue.LABOR_RATE.help
         labor = self._config.labor_cost
         if "team" not in self._config.label_keys:
             return GaugeMetricFamily(name, doc, value=labor.default_usd_per_hour)
@@ -487,7 +512,7 @@ class KpiMetrics:
         """Empty families, so the registry can refuse a second registration of a name."""
         for family in self.families:
             yield family.header_metric()
-        yield GaugeMetricFamily("aikpi_labor_cost_usd_per_hour", "", labels=())
+        yield GaugeMetricFamily(catalogue.LABOR_RATE.name, "", labels=())
 
     def collect(self) -> Iterator[Any]:
         """Every KPI metric with its current samples; the families themselves (no samples

@@ -13,13 +13,25 @@ from typing import Any
 from aikpi import semconv
 
 __all__ = (
+    "MAX_SECONDS",
+    "MAX_TOKENS",
+    "MAX_USD",
     "REASONS",
     "SpanRejected",
     "check_count",
     "check_name",
     "check_nonneg",
+    "check_text",
     "check_word",
 )
+
+MAX_TOKENS = 10**12
+"""Most tokens one span may report of one type: more is a corrupt value, not usage (a sum
+near ``2**53`` would stop counting exactly, one above ``1.8e308`` becomes ``+Inf``)."""
+MAX_SECONDS = 1e9
+"""Longest duration, review or correction time accepted, seconds (about 31 years)."""
+MAX_USD = 1e9
+"""Largest explicit cost of one span, US dollars."""
 
 REASONS = (
     "invalid_outcome",
@@ -31,6 +43,8 @@ REASONS = (
     "not_finite",
     "invalid_type",
     "invalid_name",
+    "invalid_text",
+    "out_of_range",
     "missing_attribute",
     "internal_error",
 )
@@ -60,8 +74,23 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def check_text(key: str, value: str) -> str:
+    """A string that can be written as UTF-8: no lone surrogate (OTLP/JSON's ``\\ud800``
+    decodes to one), so a label or exemplar value can never make a scrape fail."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpanRejected(
+                "invalid_text",
+                f"attribute {key!r} = {_show(value)} is not valid UTF-8 (a lone surrogate)",
+            ) from None
+    return value
+
+
 def check_name(key: str, value: Any) -> str:
-    """A bounded-set name (workflow, step, team, model, policy): non-empty str, not too long."""
+    """A bounded-set name (workflow, step, team, model, policy): a non-empty, valid UTF-8
+    string, not too long."""
     if type(value) is not str:
         raise SpanRejected(
             "invalid_type",
@@ -73,7 +102,7 @@ def check_name(key: str, value: Any) -> str:
             f"attribute {key!r} = {_show(value)} has {len(value)} characters; "
             f"allowed: 1 to {semconv.MAX_NAME_LENGTH}",
         )
-    return value
+    return check_text(key, value)
 
 
 def check_word(key: str, value: Any, allowed: frozenset[str], reason: str) -> str:
@@ -89,8 +118,9 @@ def check_word(key: str, value: Any, allowed: frozenset[str], reason: str) -> st
     )
 
 
-def check_nonneg(key: str, value: Any) -> float:
-    """Seconds or US dollars: a finite number >= 0 (int or float, never bool or str)."""
+def check_nonneg(key: str, value: Any, maximum: float = MAX_SECONDS) -> float:
+    """Seconds or US dollars: a finite number from 0 to ``maximum`` (int or float, never bool
+    or str)."""
     kind = type(value)
     if kind is not float and kind is not int:
         raise SpanRejected(
@@ -106,17 +136,29 @@ def check_nonneg(key: str, value: Any) -> float:
         raise SpanRejected(
             "negative_value", f"attribute {key!r} = {value!r}; a number >= 0 is required"
         )
+    if value > maximum:
+        raise SpanRejected(
+            "out_of_range", f"attribute {key!r} = {_show(value)}; allowed: 0 to {maximum:g}"
+        )
     return float(value)
 
 
+def _too_many(key: str, value: float) -> SpanRejected:
+    return SpanRejected(
+        "out_of_range", f"attribute {key!r} = {_show(value)}; allowed: 0 to {MAX_TOKENS:,}"
+    )
+
+
 def check_count(key: str, value: Any) -> int:
-    """A token count: an integer >= 0 (a float is accepted only when it is whole)."""
+    """A token count: an integer from 0 to :data:`MAX_TOKENS` (a float only when whole)."""
     kind = type(value)
     if kind is int:
         if value < 0:
             raise SpanRejected(
                 "negative_value", f"attribute {key!r} = {value!r}; an integer >= 0 is required"
             )
+        if value > MAX_TOKENS:
+            raise _too_many(key, value)
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -127,6 +169,8 @@ def check_count(key: str, value: Any) -> int:
             raise SpanRejected(
                 "negative_value", f"attribute {key!r} = {value!r}; an integer >= 0 is required"
             )
+        if value > MAX_TOKENS:
+            raise _too_many(key, value)
         if value.is_integer():
             return int(value)
     raise SpanRejected(

@@ -11,6 +11,7 @@ import struct
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aikpi_collector.report.scorecard import AREAS
@@ -121,7 +122,32 @@ def test_bad_options_are_usage_errors(pilot) -> None:
     result = report("--metrics", pilot.metrics_url, "--format", "pdf")
     assert result.returncode == 2 and "invalid choice" in result.stderr
     assert "Traceback" not in result.stderr
-    assert_clean_failure(report("--metrics", pilot.metrics_url, "--slo", "95"), "--slo")
+    missing = report("--metrics", pilot.metrics_url, "--slo-spec", "no-such-slo.yaml")
+    assert_clean_failure(missing, "no-such-slo.yaml")
+
+
+def test_an_invalid_slo_spec_names_the_key(pilot, tmp_path) -> None:
+    spec = tmp_path / "slo.yaml"
+    spec.write_text("version: 1\nobjective: 120\n")
+    result = report("--metrics", pilot.metrics_url, "--slo-spec", str(spec))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "objective" in result.stderr and result.stdout == ""
+
+
+def test_each_workflow_gets_the_objective_of_the_alerts_spec(pilot) -> None:
+    spec = Path(__file__).resolve().parents[2] / "grafana" / "slo.yaml"
+    result = report("--metrics", pilot.metrics_url, "--format", "json", "--slo-spec", str(spec))
+    assert result.returncode == 0, result.stderr
+    sli_rows = {
+        card["workflow"]: next(r["kpi"] for r in card["rows"] if r["area"] == "Error budget")
+        for card in json.loads(result.stdout)["scorecards"]
+    }
+    assert sli_rows == {
+        "code-review": "AI outcome SLI (SLO 95 %)",
+        "support-reply": "AI outcome SLI (SLO 95 %)",
+        "incident-triage": "AI outcome SLI (SLO 97 %)",  # grafana/slo.yaml's own objective
+        "all workflows": "AI outcome SLI (SLO per workflow)",
+    }
 
 
 # --- formats ------------------------------------------------------------------------------
@@ -136,7 +162,9 @@ def test_json_format_has_every_area_and_the_pilot_counts(pilot) -> None:
     runs = Counter((r.workflow, r.cohort) for r in pilot.runs)
     for name, card in by_name.items():
         areas = [row["area"] for row in card["rows"] if row["verdict"]]
-        assert areas == list(AREAS)
+        assert list(dict.fromkeys(areas)) == list(AREAS)
+        headlines = [row["kpi"] for row in card["rows"] if row["verdict"]]
+        assert "override rate" in headlines
         levels = {row["verdict"]["level"] for row in card["rows"] if row["verdict"]}
         assert levels <= {"good", "warning", "neutral", "not_enough_evidence"}
         evidence = card["evidence"]
@@ -161,7 +189,8 @@ def test_markdown_format_is_a_table_per_workflow(pilot) -> None:
     rows = [line for line in lines[header + 2 :] if line.startswith("| ")]
     assert all(line.count(" | ") == 5 for line in rows)
     verdict_rows = [line for line in rows if "**" in line]
-    assert [line.split(" | ")[0].lstrip("| ") for line in verdict_rows] == list(AREAS)
+    areas = [line.split(" | ")[0].lstrip("| ") for line in verdict_rows]
+    assert list(dict.fromkeys(areas)) == list(AREAS)  # Quality has two headlines
     assert any(line.startswith("_evidence: runs ") and "95 % CI" in line for line in lines)
 
 

@@ -9,7 +9,8 @@ from aikpi import semconv
 from aikpi_collector.config import CollectorConfig, LaborCost
 from aikpi_collector.engine import KpiEngine
 from aikpi_collector.exposition import render_metrics
-from aikpi_collector.report.kpis import cohort_kpis
+from aikpi_collector import catalogue
+from aikpi_collector.report.kpis import CohortData
 from aikpi_collector.report.sources import parse_metrics_text
 from aikpi_collector.spanrecord import SpanRecord
 from prometheus_client import CollectorRegistry
@@ -82,9 +83,10 @@ def test_human_time_and_labour_cost(
     label_keys: tuple[str, ...], ai_labor: float, baseline_labor: float
 ) -> None:
     samples = report_from_engine(label_keys)
-    ai = cohort_kpis(samples, "ai_assisted", "triage")
-    baseline = cohort_kpis(samples, "baseline", "triage")
-    assert ai.human_seconds == 60 + 120 + 30
-    assert baseline.human_seconds == 900 + 600
-    assert ai.labor_cost_usd == pytest.approx(ai_labor, rel=1e-12)
-    assert baseline.labor_cost_usd == pytest.approx(baseline_labor, rel=1e-12)
+    ai = CohortData(samples, "ai_assisted", "triage")
+    baseline = CohortData(samples, "baseline", "triage")
+    human = catalogue.HUMAN_SECONDS
+    assert ai.total(human) == 60 + 120 + 30
+    assert baseline.total(human) == 900 + 600
+    assert ai.total(catalogue.LabourCost(human)) == pytest.approx(ai_labor, rel=1e-12)
+    assert baseline.total(catalogue.LabourCost(human)) == pytest.approx(baseline_labor, rel=1e-12)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from aikpi_collector.demo.pipeline import PilotSender
     from aikpi_collector.demo.simulate import RunEvent
     from aikpi_collector.server import CollectorServer
+    from aikpi_collector.slo.spec import SpecError
 
 __all__ = ("DEFAULT_SEED", "DEFAULT_UNITS", "add_arguments", "run", "run_pilot")
 
@@ -166,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
     from aikpi_collector.demo.model import LABOR_RATES
     from aikpi_collector.demo.pipeline import reachable_host
     from aikpi_collector.report import build_scorecards
-    from aikpi_collector.report.cli import emit
+    from aikpi_collector.report.cli import emit, load_slo_spec
     from aikpi_collector.report.kpis import NoBaselineError, NoDataError
     from aikpi_collector.report.sources import SourceError, read_metrics_url
     from aikpi_collector.server import CollectorServer
@@ -196,10 +197,11 @@ def _run(args: argparse.Namespace) -> int:
             cards = build_scorecards(
                 read_metrics_url(metrics_url),
                 f"simulated {args.days:g} d",
+                spec=load_slo_spec(None),
                 window_seconds=args.days * 86400.0,
                 skip_incomplete=True,  # a tiny --units may leave a workflow with one cohort
             )
-        except (SourceError, NoDataError, NoBaselineError) as exc:
+        except (SourceError, NoDataError, NoBaselineError, SpecError) as exc:
             return _fail(str(exc))
         print(
             f"pilot: {len(runs)} runs (seed {args.seed}) through the aikpi SDK -> OTLP/HTTP "
@@ -207,12 +209,17 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         status = emit(cards, args.format, args.plot, headlines=not args.full)
-        print(f"metrics: {metrics_url}", file=sys.stderr)
-        print(
-            f"the same scorecard any time: aikpi-collector report --metrics {metrics_url}",
-            file=sys.stderr,
-        )
+        if not args.serve:  # the collector stops with the demo: print nothing that points at it
+            print(
+                "the collector stops now; to keep /metrics up and query it with "
+                "`aikpi-collector report --metrics URL`, run the demo with --serve",
+                file=sys.stderr,
+            )
         if status == 0 and args.serve:
+            print(
+                f"the same scorecard any time: aikpi-collector report --metrics {metrics_url}",
+                file=sys.stderr,
+            )
             live = (
                 f"; {args.live_units} new runs every {args.live_interval:g} s"
                 if args.live_units > 0

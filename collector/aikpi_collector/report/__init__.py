@@ -10,6 +10,7 @@ from aikpi_collector.report.kpis import compare_all
 from aikpi_collector.report.samples import MetricSamples
 from aikpi_collector.report.scorecard import Scorecard, build_scorecard
 from aikpi_collector.report.verdicts import Thresholds
+from aikpi_collector.slo.spec import SLOSpec
 
 __all__ = ("build_scorecards",)
 
@@ -20,7 +21,7 @@ def build_scorecards(
     *,
     workflow: str | None = None,
     thresholds: Thresholds | None = None,
-    slo: float = 0.95,
+    spec: SLOSpec | None = None,
     window_seconds: float | None = None,
     skip_incomplete: bool = False,
 ) -> list[Scorecard]:
@@ -28,6 +29,7 @@ def build_scorecards(
 
     ``window_seconds``: the window's length when known (Prometheus, the demo), for per-hour value.
     ``skip_incomplete``: leave out workflows that lack a cohort instead of failing.
+    ``spec``: the SLO spec whose objectives the error budget rows use (the alerts' spec).
     """
-    comparisons = compare_all(samples, workflow, slo, skip_incomplete=skip_incomplete)
+    comparisons = compare_all(samples, workflow, spec, skip_incomplete=skip_incomplete)
     return [build_scorecard(c, window, thresholds, window_seconds) for c in comparisons]

@@ -9,12 +9,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aikpi_collector.report.scorecard import Scorecard
+    from aikpi_collector.slo.spec import SLOSpec
 
-__all__ = ("add_arguments", "run")
+__all__ = ("DEFAULT_SLO_SPEC", "add_arguments", "load_slo_spec", "run")
+
+DEFAULT_SLO_SPEC = "grafana/slo.yaml"
+"""The spec the generated alert rules come from, relative to the working directory."""
+
+
+def load_slo_spec(path: str | None) -> SLOSpec:
+    """The SLO spec at ``path``; without one, ``grafana/slo.yaml`` if present, else defaults.
+
+    Raises :class:`~aikpi_collector.slo.spec.SpecError` for an invalid or missing file.
+    """
+    from aikpi_collector.slo.spec import SLOSpec, load_spec
+
+    if path is not None:
+        return load_spec(path)
+    if Path(DEFAULT_SLO_SPEC).is_file():
+        return load_spec(DEFAULT_SLO_SPEC)
+    return SLOSpec()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="smallest sample per cohort for a verdict (default 30)",
     )
     parser.add_argument(
-        "--slo", type=float, default=0.95, help="AI outcome SLO target, 0..1 (default 0.95)"
+        "--slo-spec",
+        metavar="FILE",
+        help=f"SLO spec with each workflow's objective, the one the alerts use (default: "
+        f"{DEFAULT_SLO_SPEC} when it exists, else a 95 %% objective for every workflow)",
     )
     parser.add_argument(
         "--headlines", action="store_true", help="table: only each area's headline row"
@@ -77,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
         window_seconds,
     )
     from aikpi_collector.report.verdicts import Thresholds
+    from aikpi_collector.slo.spec import SpecError
 
-    if not 0.0 < args.slo < 1.0:
-        return _fail(f"--slo must be between 0 and 1 (exclusive), got {args.slo}")
+    try:
+        spec = load_slo_spec(args.slo_spec)
+    except SpecError as exc:
+        return _fail(str(exc))
     if args.min_samples < 1:
         return _fail(f"--min-samples must be >= 1, got {args.min_samples}")
     seconds = None
@@ -96,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             window,
             workflow=args.workflow,
             thresholds=Thresholds(min_samples=args.min_samples),
-            slo=args.slo,
+            spec=spec,
             window_seconds=seconds,
         )
     except (SourceError, NoDataError, NoBaselineError) as exc:

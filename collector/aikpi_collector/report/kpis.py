@@ -1,25 +1,21 @@
-"""KPI formulas of the design, computed per workflow and cohort from metric samples.
+"""The catalogue's KPI formulas evaluated on metric samples, per workflow and cohort.
 
-One function turns samples into :class:`CohortKpis` (one experiment arm) and one pairs the
-arms into a :class:`Comparison`. The formulas are the design's: acceptance = (accepted +
-edited) / outcomes; human time per AI step = review + correction, per baseline step = step
-duration; net gain = (human time baseline - human time AI) x AI steps x labour rate - AI cost.
+Nothing here defines a formula: every KPI, term and value expression comes from
+:mod:`aikpi_collector.catalogue`, which also renders the recording rules, so the report and
+Prometheus compute the same numbers. :class:`CohortData` evaluates one experiment arm;
+:class:`Comparison` pairs the arms of one workflow. The "all workflows" comparison pools the
+arms' counts (every run, step and outcome weighs the same, so a ratio is volume-weighted)
+and adds the workflows' values (net gain, hours saved), so it equals their sum.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from aikpi.semconv import Cohort, Outcome, WorkflowEvent, WorkflowStatus
-
-from aikpi_collector.report.samples import MetricSamples
-from aikpi_collector.report.sources import LABOR_GAUGE
-from aikpi_collector.report.stats import (
-    Histogram,
-    Interval,
-    diff_means_interval,
-    diff_proportions_interval,
-)
+from aikpi_collector import catalogue as cat
+from aikpi_collector.report.samples import MetricSamples, Selector
+from aikpi_collector.report.stats import Histogram, Moments
 from aikpi_collector.slo.spec import SLOSpec
 
 __all__ = (
@@ -27,26 +23,21 @@ __all__ = (
     "ALL_WORKFLOWS",
     "BASELINE",
     "DEFAULT_LABOR_RATE",
-    "CohortKpis",
+    "CohortData",
     "Comparison",
     "NoBaselineError",
     "NoDataError",
     "StepTimes",
-    "cohort_kpis",
     "compare",
     "compare_all",
     "workflows_in",
 )
 
-AI = Cohort.AI_ASSISTED.value
-BASELINE = Cohort.BASELINE.value
+AI = cat.AI
+BASELINE = cat.BASELINE
 ALL_WORKFLOWS = "all workflows"
 DEFAULT_LABOR_RATE = 60.0
 """USD per hour used only when the source exposes no ``aikpi_labor_cost_usd_per_hour``."""
-
-_FINISHED = (WorkflowStatus.COMPLETED, WorkflowStatus.ABANDONED, WorkflowStatus.FAILED)
-_BAD_OUTCOMES: tuple[Outcome, ...] = SLOSpec.model_fields["bad_outcomes"].default
-"""The SLO spec's default bad outcomes (the generated alert rules use the same)."""
 
 
 class NoDataError(LookupError):
@@ -57,175 +48,116 @@ class NoBaselineError(LookupError):
     """A workflow has AI-assisted data but no baseline cohort to compare with."""
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator > 0 else None
-
-
-@dataclass(frozen=True)
-class CohortKpis:
-    """Every KPI input and result for one cohort (of one workflow, or of all)."""
-
-    cohort: str
-    steps: float
-    step_errors: float
-    outcomes: dict[str, float]
-    workflows: dict[str, float]
-    step_time: Histogram
-    workflow_time: Histogram
-    correction: Histogram
-    review: Histogram
-    token_cost_usd: float
-    tokens: float
-    violations: float
-    human_seconds: float
-    """Human time per the design: review + correction (AI), step duration (baseline)."""
-    labor_cost_usd: float
-    """Human seconds priced at each team's labour rate."""
-    labor_rate: float
-    """Step-weighted labour rate of this cohort's teams, USD per hour."""
-
-    # --- quality -------------------------------------------------------------------------
-    @property
-    def outcome_count(self) -> float:
-        """All human decisions recorded."""
-        return sum(self.outcomes.values())
-
-    def outcome_rate(self, *words: str) -> float | None:
-        """Share of decisions that are one of ``words``."""
-        return _ratio(sum(self.outcomes.get(w, 0.0) for w in words), self.outcome_count)
-
-    @property
-    def accepted_or_edited(self) -> float:
-        """Outcomes whose AI output was used (as-is or repaired)."""
-        return self.outcomes.get(Outcome.ACCEPTED, 0.0) + self.outcomes.get(Outcome.EDITED, 0.0)
-
-    @property
-    def acceptance_rate(self) -> float | None:
-        """(accepted + edited) / all outcomes."""
-        return self.outcome_rate(Outcome.ACCEPTED, Outcome.EDITED)
-
-    @property
-    def error_rate(self) -> float | None:
-        """Steps whose code raised, per step."""
-        return _ratio(self.step_errors, self.steps)
-
-    # --- speed, adoption -----------------------------------------------------------------
-    @property
-    def finished(self) -> float:
-        """Workflow runs that ended (completed, abandoned or failed)."""
-        return sum(self.workflows.get(s, 0.0) for s in _FINISHED)
-
-    @property
-    def completed(self) -> float:
-        """Workflow runs that completed."""
-        return self.workflows.get(WorkflowStatus.COMPLETED, 0.0)
-
-    @property
-    def completion_rate(self) -> float | None:
-        """Completed / finished runs."""
-        return _ratio(self.completed, self.finished)
-
-    @property
-    def reopen_rate(self) -> float | None:
-        """Reopened / completed runs: the counter-metric to closure speed."""
-        return _ratio(self.workflows.get(WorkflowEvent.REOPENED, 0.0), self.completed)
-
-    # --- rework, cost, governance ----------------------------------------------------------
-    @property
-    def correction_per_step(self) -> float | None:
-        """Correction seconds per step: rework that scales with the work done."""
-        return _ratio(self.correction.total, self.steps)
-
-    @property
-    def correction_hours(self) -> float:
-        """Total human correction time, hours."""
-        return self.correction.total / 3600.0
-
-    @property
-    def human_seconds_per_step(self) -> float | None:
-        """Mean human time per step (the value formula's input)."""
-        return _ratio(self.human_seconds, self.steps)
-
-    @property
-    def cost_per_accepted(self) -> float | None:
-        """Token cost per accepted or edited outcome."""
-        return _ratio(self.token_cost_usd, self.accepted_or_edited)
-
-    @property
-    def cost_per_completed(self) -> float | None:
-        """(Token cost + human labour) per completed workflow run."""
-        return _ratio(self.token_cost_usd + self.labor_cost_usd, self.completed)
-
-    @property
-    def violations_per_1000(self) -> float | None:
-        """Policy violations per 1,000 steps."""
-        return _ratio(1000.0 * self.violations, self.steps)
-
-    # --- error budget ------------------------------------------------------------------------
-    @property
-    def sli_eligible(self) -> float:
-        """Outcomes plus failed steps."""
-        return self.outcome_count + self.step_errors
-
-    @property
-    def sli_error_ratio(self) -> float | None:
-        """Bad / eligible, capped at 1 (overridden, escalated, rejected, errors, violations)."""
-        bad = sum(self.outcomes.get(w, 0.0) for w in _BAD_OUTCOMES)
-        bad += self.step_errors + self.violations
-        ratio = _ratio(bad, self.sli_eligible)
-        return None if ratio is None else min(1.0, ratio)
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
 
 
 def _labor_rates(samples: MetricSamples) -> dict[str, float]:
     # without a team label (team dropped from label_keys) the gauge is the default rate
-    return {s.labels.get("team", "default"): s.value for s in samples.select(LABOR_GAUGE)}
+    return {s.labels.get("team", "default"): s.value for s in samples.select(cat.LABOR_RATE.name)}
 
 
-def _rate(rates: dict[str, float], team: str) -> float:
-    return rates.get(team, rates.get("default", DEFAULT_LABOR_RATE))
+class CohortData:
+    """One cohort of one workflow (``workflow=None``: of every workflow), and its KPIs."""
 
+    def __init__(self, samples: MetricSamples, cohort: str, workflow: str | None = None) -> None:
+        self.samples = samples
+        self.cohort = cohort
+        self.selector: dict[str, str] = {"cohort": cohort}
+        if workflow is not None:
+            self.selector["workflow"] = workflow
+        self._rates = _labor_rates(samples)
 
-def cohort_kpis(samples: MetricSamples, cohort: str, workflow: str | None = None) -> CohortKpis:
-    """KPIs of ``cohort`` for ``workflow`` (``None``: summed over all workflows)."""
-    sel: dict[str, str | tuple[str, ...]] = {"cohort": cohort}
-    if workflow is not None:
-        sel["workflow"] = workflow
-    rates = _labor_rates(samples)
-    steps_by_team = samples.by_label("aikpi_steps_total", "team", sel)
-    # human time: the step itself in the baseline, review + correction with AI; by team,
-    # because each team's time is priced at its own labour rate
-    if cohort == BASELINE:
-        seconds_by_team = samples.by_label("aikpi_step_duration_seconds_sum", "team", sel)
-    else:
-        seconds_by_team = samples.by_label("aikpi_review_seconds_sum", "team", sel)
-        correction = samples.by_label("aikpi_correction_seconds_sum", "team", sel)
-        for team, seconds in correction.items():
-            seconds_by_team[team] = seconds_by_team.get(team, 0.0) + seconds
-    human_seconds = sum(seconds_by_team.values())
-    labor_cost = sum(s / 3600.0 * _rate(rates, t) for t, s in seconds_by_team.items())
-    steps = sum(steps_by_team.values())
-    if steps > 0:
-        labor_rate = sum(n * _rate(rates, t) for t, n in steps_by_team.items()) / steps
-    else:
-        labor_rate = _rate(rates, "default")
-    token_types = samples.by_label("aikpi_tokens_total", "token_type", sel)
-    return CohortKpis(
-        cohort=cohort,
-        steps=steps,
-        step_errors=samples.total("aikpi_steps_total", {**sel, "status": "error"}),
-        outcomes=samples.by_label("aikpi_outcomes_total", "outcome", sel),
-        workflows=samples.by_label("aikpi_workflows_total", "status", sel),
-        step_time=samples.histogram("aikpi_step_duration_seconds", sel),
-        workflow_time=samples.histogram("aikpi_workflow_duration_seconds", sel),
-        correction=samples.histogram("aikpi_correction_seconds", sel),
-        review=samples.histogram("aikpi_review_seconds", sel),
-        token_cost_usd=samples.total("aikpi_cost_usd_total", sel),
-        tokens=sum(token_types.values()),
-        violations=samples.total("aikpi_policy_violations_total", sel),
-        human_seconds=human_seconds,
-        labor_cost_usd=labor_cost,
-        labor_rate=labor_rate,
-    )
+    # --- terms -------------------------------------------------------------------------
+
+    def _select(self, term: cat.Total) -> Selector:
+        return {**self.selector, **dict(term.where)}
+
+    def total(self, term: cat.Term) -> float:
+        """A catalogue term summed over this cohort (labour costs priced per team)."""
+        if isinstance(term, cat.LabourCost):
+            seconds = self.samples.by_label(term.seconds.sample, "team", self._select(term.seconds))
+            return sum(s / 3600.0 * self.labor_rate(team) for team, s in seconds.items())
+        return self.samples.total(term.sample, self._select(term))
+
+    def labor_rate(self, team: str) -> float:
+        """USD per hour of ``team``'s human time (the default rate for unlisted teams)."""
+        rates = self._rates
+        return rates.get(team, rates.get("default", DEFAULT_LABOR_RATE))
+
+    # --- KPIs --------------------------------------------------------------------------
+
+    def value(self, kpi: cat.Kpi | str) -> float | None:
+        """The KPI's value; ``None`` when its denominator is 0 (or it is AI-only here)."""
+        kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
+        if kpi.ai_only and self.cohort != AI:
+            return None
+        numerator = sum(self.total(t) for t in kpi.numerator)
+        if kpi.kind is cat.KpiKind.TOTAL:
+            return numerator * kpi.scale
+        ratio = _ratio(numerator, sum(self.total(t) for t in kpi.denominator))
+        return None if ratio is None else ratio * kpi.scale
+
+    def units(self, kpi: cat.Kpi | str) -> float:
+        """How many units the KPI averages over (its denominator): its sample size."""
+        kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
+        return sum(self.total(t) for t in kpi.denominator)
+
+    def moments(self, kpi: cat.Kpi | str) -> Moments:
+        """Count, sum and sum of squares of a MEAN KPI's per-unit values (exact variance)."""
+        kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
+        if kpi.squares is None:
+            raise ValueError(f"KPI {kpi.name!r} is a {kpi.kind.value}, not a mean")
+        return Moments(
+            self.units(kpi),
+            sum(self.total(t) for t in kpi.numerator),
+            self.total(kpi.squares),
+        )
+
+    def successes(self, kpi: cat.Kpi | str) -> tuple[float, float]:
+        """(numerator, denominator) of a PROPORTION or RATE KPI (before ``scale``)."""
+        kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
+        return sum(self.total(t) for t in kpi.numerator), self.units(kpi)
+
+    def histogram(self, metric: cat.Metric, **where: str) -> Histogram:
+        """A histogram summed over this cohort's series (for quantiles)."""
+        return self.samples.histogram(metric.name, {**self.selector, **where})
+
+    @property
+    def steps(self) -> float:
+        """Finished steps."""
+        return self.total(cat.ALL_STEPS)
+
+    @property
+    def undecided_steps(self) -> float:
+        """Assisted steps whose outcome has not arrived: no human-time observation yet."""
+        observed = self.total(cat.Total(cat.HUMAN.count_name))
+        return max(0.0, self.steps - observed)
+
+    @property
+    def runs(self) -> float:
+        """Workflow runs that ended."""
+        return self.total(cat.FINISHED_RUNS)
+
+    @property
+    def outcomes(self) -> float:
+        """Human decisions recorded."""
+        return self.total(cat.ALL_OUTCOMES)
+
+    # --- error budget ------------------------------------------------------------------
+
+    def sli_error_ratio(self, spec: SLOSpec) -> float | None:
+        """Bad / eligible per the SLO spec, capped at 1 (what the SLO rules compute)."""
+        bad_terms, eligible_terms = spec.sli_terms()
+        bad = sum(self.total(t) for t in bad_terms)
+        ratio = _ratio(bad, sum(self.total(t) for t in eligible_terms))
+        return None if ratio is None else min(1.0, ratio)
+
+    def sli_eligible(self, spec: SLOSpec) -> float:
+        """Eligible events of the SLI."""
+        return sum(self.total(t) for t in spec.sli_terms()[1])
 
 
 @dataclass(frozen=True)
@@ -239,75 +171,100 @@ class StepTimes:
 
 @dataclass(frozen=True)
 class Comparison:
-    """AI-assisted vs baseline for one workflow (or all), with the evidence for the deltas."""
+    """AI-assisted vs baseline for one workflow (or all: then ``parts`` are the workflows)."""
 
     workflow: str
-    ai: CohortKpis
-    baseline: CohortKpis
-    slo: float = 0.95
+    ai: CohortData
+    baseline: CohortData
+    spec: SLOSpec = field(default_factory=SLOSpec)
     steps: tuple[StepTimes, ...] = ()
     """Per-step durations, for workflows with more than one step."""
-    cycle_time_diff: Interval | None = field(init=False)
-    """AI minus baseline mean workflow cycle time, seconds, 95 % CI."""
-    acceptance_diff: Interval | None = field(init=False)
-    """AI minus baseline acceptance rate, 95 % CI (Newcombe)."""
+    parts: tuple[Comparison, ...] = ()
+    """The per-workflow comparisons an "all workflows" comparison adds up."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "cycle_time_diff",
-            diff_means_interval(self.ai.workflow_time, self.baseline.workflow_time),
-        )
-        object.__setattr__(
-            self,
-            "acceptance_diff",
-            diff_proportions_interval(
-                self.ai.accepted_or_edited,
-                self.ai.outcome_count,
-                self.baseline.accepted_or_edited,
-                self.baseline.outcome_count,
-            ),
-        )
+    def cohort(self, name: str) -> CohortData:
+        """The data of cohort ``name``."""
+        return self.ai if name == AI else self.baseline
 
-    @property
-    def ai_share(self) -> float | None:
-        """AI-assisted steps / all steps."""
-        return _ratio(self.ai.steps, self.ai.steps + self.baseline.steps)
+    def evaluate(self, expr: cat.Expr) -> float | None:
+        """A workflow-level value (e.g. :data:`catalogue.NET_GAIN`); for all workflows the
+        sum of the workflows' values, so it never mixes their cohort proportions."""
+        if self.parts:
+            values = [part.evaluate(expr) for part in self.parts]
+            known = [v for v in values if v is not None]
+            return sum(known) if known else None
+        return _evaluate(expr, self)
 
-    @property
+    @cached_property
     def net_gain_usd(self) -> float | None:
         """Net productivity gain over the window, USD (design formula)."""
-        hours = self.hours_saved
-        if hours is None:
-            return None
-        return hours * self.ai.labor_rate - self.ai.token_cost_usd
+        return self.evaluate(cat.NET_GAIN)
 
-    @property
+    @cached_property
     def hours_saved(self) -> float | None:
         """Human hours saved by the AI-assisted steps over the window."""
-        base = self.baseline.human_seconds_per_step
-        ai = self.ai.human_seconds_per_step
-        if base is None or ai is None:
+        return self.evaluate(cat.HOURS_SAVED)
+
+    @property
+    def objective(self) -> float | None:
+        """SLO objective (0..1) of this workflow per the spec; ``None`` for all workflows,
+        whose workflows may have different objectives."""
+        if self.parts:
             return None
-        return (base - ai) * self.ai.steps / 3600.0
+        workflow = None if self.workflow == ALL_WORKFLOWS else self.workflow
+        return 1.0 - self.spec.error_budget(workflow)
+
+    @property
+    def sli_error_ratio(self) -> float | None:
+        """Bad / eligible of the SLO's cohort (pooled over workflows for all workflows);
+        ``None`` for a workflow the spec does not select."""
+        selected = self.spec.select_workflows
+        if selected and not self.parts and self.workflow not in selected:
+            return None
+        return self.cohort(self.spec.cohort).sli_error_ratio(self.spec)
 
     @property
     def sli(self) -> float | None:
-        """Good / eligible of the AI cohort."""
-        ratio = self.ai.sli_error_ratio
+        """Good / eligible of the SLO's cohort."""
+        ratio = self.sli_error_ratio
         return None if ratio is None else 1.0 - ratio
 
     @property
     def budget_left(self) -> float | None:
-        """Share of the error budget left (1 = untouched, <= 0 = exhausted)."""
-        ratio = self.ai.sli_error_ratio
-        return None if ratio is None else 1.0 - ratio / (1.0 - self.slo)
+        """Share of the error budget left over the window (1 = untouched, <= 0 = exhausted);
+        ``None`` for all workflows, each of which has its own objective."""
+        ratio = self.sli_error_ratio
+        objective = self.objective
+        if ratio is None or objective is None:
+            return None
+        return 1.0 - ratio / (1.0 - objective)
+
+
+def _evaluate(expr: cat.Expr, c: Comparison) -> float | None:
+    if isinstance(expr, cat.Const):
+        return expr.value
+    if isinstance(expr, cat.CohortKpi):
+        return c.cohort(expr.cohort).value(expr.name)
+    if isinstance(expr, cat.CohortTerm):
+        return c.cohort(expr.cohort).total(expr.term)
+    if isinstance(expr, cat.BinOp):
+        left, right = _evaluate(expr.left, c), _evaluate(expr.right, c)
+        if left is None or right is None:
+            return None
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        return _ratio(left, right)
+    raise TypeError(f"not a catalogue expression: {expr!r}")
 
 
 def workflows_in(samples: MetricSamples) -> dict[str, set[str]]:
     """Workflow name -> cohorts that have steps in it."""
     found: dict[str, set[str]] = {}
-    for sample in samples.select("aikpi_steps_total"):
+    for sample in samples.select(cat.STEPS.name):
         if sample.value <= 0:
             continue
         found.setdefault(sample.labels.get("workflow", ""), set()).add(
@@ -316,28 +273,26 @@ def workflows_in(samples: MetricSamples) -> dict[str, set[str]]:
     return found
 
 
-def compare(samples: MetricSamples, workflow: str | None, slo: float = 0.95) -> Comparison:
-    """Comparison of the two cohorts for ``workflow`` (``None``: all workflows)."""
+def compare(samples: MetricSamples, workflow: str, spec: SLOSpec | None = None) -> Comparison:
+    """Comparison of the two cohorts of ``workflow``."""
+    spec = spec or SLOSpec()
     steps: list[StepTimes] = []
-    if workflow is not None:
-        names = samples.label_values("aikpi_steps_total", "step", {"workflow": workflow})
-        if len(names) > 1:
-            for name in sorted(names):
-                sel = {"workflow": workflow, "step": name}
-                steps.append(
-                    StepTimes(
-                        name,
-                        samples.histogram("aikpi_step_duration_seconds", {**sel, "cohort": AI}),
-                        samples.histogram(
-                            "aikpi_step_duration_seconds", {**sel, "cohort": BASELINE}
-                        ),
-                    )
+    names = samples.label_values(cat.STEPS.name, "step", {"workflow": workflow})
+    if len(names) > 1:
+        for name in sorted(names):
+            sel = {"workflow": workflow, "step": name}
+            steps.append(
+                StepTimes(
+                    name,
+                    samples.histogram(cat.STEP_DURATION.name, {**sel, "cohort": AI}),
+                    samples.histogram(cat.STEP_DURATION.name, {**sel, "cohort": BASELINE}),
                 )
+            )
     return Comparison(
-        workflow=workflow if workflow is not None else ALL_WORKFLOWS,
-        ai=cohort_kpis(samples, AI, workflow),
-        baseline=cohort_kpis(samples, BASELINE, workflow),
-        slo=slo,
+        workflow=workflow,
+        ai=CohortData(samples, AI, workflow),
+        baseline=CohortData(samples, BASELINE, workflow),
+        spec=spec,
         steps=tuple(steps),
     )
 
@@ -345,7 +300,7 @@ def compare(samples: MetricSamples, workflow: str | None, slo: float = 0.95) -> 
 def compare_all(
     samples: MetricSamples,
     workflow: str | None = None,
-    slo: float = 0.95,
+    spec: SLOSpec | None = None,
     *,
     skip_incomplete: bool = False,
 ) -> list[Comparison]:
@@ -355,6 +310,7 @@ def compare_all(
     and :class:`NoBaselineError` when a selected workflow lacks either cohort (with
     ``skip_incomplete``, such workflows are left out instead, unless none is left).
     """
+    spec = spec or SLOSpec()
     found = workflows_in(samples)
     total_workflows = len(found)
     if not found:
@@ -375,7 +331,15 @@ def compare_all(
             f"workflow(s) {', '.join(lacking)} lack an AI-assisted or a baseline cohort, "
             f"so there is nothing to compare (pick one with --workflow){hint}"
         )
-    comparisons = [compare(samples, name, slo) for name in sorted(found)]
+    comparisons = [compare(samples, name, spec) for name in sorted(found)]
     if len(comparisons) > 1 and len(found) == total_workflows:
-        comparisons.append(compare(samples, None, slo))
+        comparisons.append(
+            Comparison(
+                workflow=ALL_WORKFLOWS,
+                ai=CohortData(samples, AI),
+                baseline=CohortData(samples, BASELINE),
+                spec=spec,
+                parts=tuple(comparisons),
+            )
+        )
     return comparisons

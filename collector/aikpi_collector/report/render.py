@@ -38,13 +38,20 @@ def evidence_lines(card: Scorecard) -> list[str]:
     e = card.evidence
     if e is None:
         return []
-    return [
+    lines = [
         f"evidence: runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, steps {e.steps[0]:.0f} / "
         f"{e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / {e.outcomes[1]:.0f} "
-        f"(AI-assisted / baseline; a verdict needs {e.min_samples} per cohort)",
+        f"(AI-assisted / baseline; a verdict needs {e.min_samples} per cohort); "
+        f"{e.undecided:.0f} assisted steps await their outcome (no human time yet)",
         f"95 % CI of AI - baseline: cycle time {_interval(e.cycle_time_diff, Unit.SECONDS)}, "
         f"acceptance {_interval(e.acceptance_diff, Unit.RATIO)}",
     ]
+    if e.pooled:
+        lines.append(
+            "all workflows: ratios pool every run, step and outcome (volume-weighted); "
+            "net gain and hours saved are the sums of the workflows' own values"
+        )
+    return lines
 
 
 def evidence_text(card: Scorecard) -> str:
@@ -107,6 +114,7 @@ def _row_json(row: Row) -> dict[str, Any]:
     return {
         "area": row.area,
         "kpi": row.kpi,
+        "name": row.name or None,
         "unit": row.unit.value,
         "ai_assisted": row.ai,
         "baseline": row.baseline,
@@ -131,6 +139,8 @@ def to_json(cards: list[Scorecard]) -> str:
                 "cycle_time_diff_seconds": _interval_json(e.cycle_time_diff),
                 "acceptance_diff": _interval_json(e.acceptance_diff),
                 "min_samples": e.min_samples,
+                "undecided_steps": e.undecided,
+                "pooled": e.pooled,
             }
         out.append(
             {

@@ -1,17 +1,20 @@
-"""The scorecard: one block per workflow, one row per KPI, a verdict on each area's headline.
+"""The scorecard: one block per workflow, one row per KPI, a verdict on each area's headlines.
 
 This is the structure every output format renders (table, JSON, Markdown, chart), so the
-numbers a leader reads in a review document are the ones a script reads from JSON.
+numbers a leader reads in a review document are the ones a script reads from JSON. Rows
+come from the catalogue (every KPI in its area, in catalogue order), plus quantiles, the
+workflow-level values and the error budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from aikpi_collector import catalogue as cat
+from aikpi_collector.catalogue import Unit
 from aikpi_collector.report import verdicts as v
-from aikpi_collector.report.kpis import CohortKpis, Comparison
+from aikpi_collector.report.kpis import CohortData, Comparison
 from aikpi_collector.report.stats import Interval
 
 __all__ = ("AREAS", "Evidence", "Row", "Scorecard", "Unit", "build_scorecard", "format_value")
@@ -28,17 +31,6 @@ AREAS = (
 )
 
 
-class Unit(StrEnum):
-    """How a value is shown and how its delta is taken."""
-
-    SECONDS = "seconds"
-    RATIO = "ratio"
-    USD = "usd"
-    HOURS = "hours"
-    COUNT = "count"
-    RATE = "per_1000"
-
-
 @dataclass(frozen=True)
 class Row:
     """One KPI: both cohorts, the delta, and (on an area's headline) the verdict."""
@@ -49,6 +41,8 @@ class Row:
     ai: float | None
     baseline: float | None
     verdict: v.Verdict | None = None
+    name: str = ""
+    """The catalogue name of the KPI (``""`` for quantile and summary rows)."""
 
     @property
     def delta(self) -> float | None:
@@ -77,9 +71,14 @@ class Evidence:
     runs: tuple[float, float]
     steps: tuple[float, float]
     outcomes: tuple[float, float]
+    undecided: float
+    """AI-cohort assisted steps still waiting for their outcome (no human time yet)."""
     cycle_time_diff: Interval | None
     acceptance_diff: Interval | None
     min_samples: int
+    pooled: bool = False
+    """All workflows: ratios are pooled (each run, step, outcome weighs the same) and
+    values (net gain, hours saved) are the sums of the workflows' values."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,16 @@ class Scorecard:
     window: str
     rows: list[Row] = field(default_factory=list)
     evidence: Evidence | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+    """Further sections (e.g. a pilot plan's verdict) for the renderers."""
 
     def verdicts(self) -> dict[str, v.Verdict]:
-        """Area -> verdict of its headline row."""
-        return {row.area: row.verdict for row in self.rows if row.verdict is not None}
+        """Area -> verdict of its first headline row."""
+        found: dict[str, v.Verdict] = {}
+        for row in self.rows:
+            if row.verdict is not None:
+                found.setdefault(row.area, row.verdict)
+        return found
 
 
 def format_value(value: float | None, unit: Unit) -> str:
@@ -116,20 +121,37 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"${value:,.2f}" if abs(value) < 100 else f"${value:,.0f}"
     if unit is Unit.HOURS:
         return f"{value:,.1f} h"
-    if unit is Unit.RATE:
+    if unit is Unit.PER_1000:
         return f"{value:.1f}"
     return f"{value:,.0f}"
 
 
+def _kpi_row(c: Comparison, name: str, verdict: v.Verdict | None = None) -> Row:
+    kpi = cat.kpi(name)
+    return Row(kpi.area, kpi.title, kpi.unit, c.ai.value(kpi), c.baseline.value(kpi), verdict, name)
+
+
 def _both(
     area: str,
-    kpi: str,
+    title: str,
     unit: Unit,
     c: Comparison,
-    get: Callable[[CohortKpis], float | None],
-    verdict: v.Verdict | None = None,
+    get: Callable[[CohortData], float | None],
 ) -> Row:
-    return Row(area, kpi, unit, get(c.ai), get(c.baseline), verdict)
+    return Row(area, title, unit, get(c.ai), get(c.baseline))
+
+
+def _quantile_rows(c: Comparison, area: str, title: str, metric: cat.Metric) -> list[Row]:
+    return [
+        _both(
+            area,
+            f"{title} p{q * 100:.0f}",
+            Unit.SECONDS,
+            c,
+            lambda k, q=q: k.histogram(metric).quantile(q),
+        )
+        for q in dict(cat.QUANTILES)[metric]
+    ]
 
 
 def _step_rows(c: Comparison) -> list[Row]:
@@ -154,109 +176,72 @@ def build_scorecard(
     t: v.Thresholds | None = None,
     window_seconds: float | None = None,
 ) -> Scorecard:
-    """Every KPI row of the design for one comparison, with verdicts on the headlines.
+    """Every KPI row of the catalogue for one comparison, with verdicts on the headlines.
 
-    ``window_seconds`` (when the window's length is known) adds the design's per-hour value.
+    ``window_seconds`` (when the window's length is known) adds the per-hour value.
     """
     t = t or v.Thresholds()
     gain = c.net_gain_usd
     per_hour = gain / (window_seconds / 3600.0) if gain is not None and window_seconds else None
+    slo = "SLO per workflow" if c.objective is None else f"SLO {c.objective * 100:g} %"
     rows = [
-        _both(
-            "Speed",
-            "cycle time, mean (run)",
-            Unit.SECONDS,
-            c,
-            lambda k: k.workflow_time.mean,
-            v.speed_verdict(c, t),
-        ),
-        _both(
-            "Speed",
-            "cycle time p50 (run)",
-            Unit.SECONDS,
-            c,
-            lambda k: k.workflow_time.quantile(0.5),
-        ),
-        _both(
-            "Speed",
-            "cycle time p90 (run)",
-            Unit.SECONDS,
-            c,
-            lambda k: k.workflow_time.quantile(0.9),
-        ),
-        _both("Speed", "step time p50", Unit.SECONDS, c, lambda k: k.step_time.quantile(0.5)),
-        _both("Speed", "step time p90", Unit.SECONDS, c, lambda k: k.step_time.quantile(0.9)),
+        _kpi_row(c, "cycle_time", v.kpi_verdict(c, "cycle_time", t)),
+        *_quantile_rows(c, "Speed", "cycle time", cat.WORKFLOW_DURATION),
+        _kpi_row(c, "step_time"),
+        *_quantile_rows(c, "Speed", "step time", cat.STEP_DURATION),
         *_step_rows(c),
-        _both("Speed", "reopen rate", Unit.RATIO, c, lambda k: k.reopen_rate),
-        _both(
-            "Quality",
-            "acceptance rate",
-            Unit.RATIO,
-            c,
-            lambda k: k.acceptance_rate,
-            v.quality_verdict(c, t),
+        _kpi_row(c, "reopen_rate"),
+        _kpi_row(c, "acceptance_rate", v.kpi_verdict(c, "acceptance_rate", t)),
+        _kpi_row(c, "override_rate", v.override_verdict(c, t)),
+        *(
+            _kpi_row(c, name)
+            for name in (
+                "clean_acceptance_rate",
+                "repair_rate",
+                "escalation_rate",
+                "rejection_rate",
+                "step_error_rate",
+            )
         ),
-        _both("Quality", "clean acceptance", Unit.RATIO, c, lambda k: k.outcome_rate("accepted")),
-        _both("Quality", "override rate", Unit.RATIO, c, lambda k: k.outcome_rate("overridden")),
-        _both("Quality", "repair (edit) rate", Unit.RATIO, c, lambda k: k.outcome_rate("edited")),
-        _both("Quality", "escalation rate", Unit.RATIO, c, lambda k: k.outcome_rate("escalated")),
-        _both("Quality", "rejection rate", Unit.RATIO, c, lambda k: k.outcome_rate("rejected")),
-        _both("Quality", "error rate", Unit.RATIO, c, lambda k: k.error_rate),
+        _kpi_row(c, "correction_time_per_step", v.kpi_verdict(c, "correction_time_per_step", t)),
+        *_quantile_rows(c, "Rework", "correction time", cat.CORRECTION),
         _both(
             "Rework",
-            "correction time per step",
-            Unit.SECONDS,
+            "correction hours, total",
+            Unit.HOURS,
             c,
-            lambda k: k.correction_per_step,
-            v.rework_verdict(c, t),
+            lambda k: k.total(cat.Total(cat.CORRECTION.sum_name)) / 3600.0,
         ),
-        _both("Rework", "correction time, mean", Unit.SECONDS, c, lambda k: k.correction.mean),
-        _both(
-            "Rework", "correction time p50", Unit.SECONDS, c, lambda k: k.correction.quantile(0.5)
-        ),
-        _both(
-            "Rework", "correction time p90", Unit.SECONDS, c, lambda k: k.correction.quantile(0.9)
-        ),
-        _both("Rework", "correction hours, total", Unit.HOURS, c, lambda k: k.correction_hours),
-        _both(
-            "Cost",
-            "cost per completed run (AI + labour)",
-            Unit.USD,
-            c,
-            lambda k: k.cost_per_completed,
-            v.cost_verdict(c, t),
-        ),
-        _both("Cost", "token cost, total", Unit.USD, c, lambda k: k.token_cost_usd),
-        _both(
-            "Cost", "token cost per accepted outcome", Unit.USD, c, lambda k: k.cost_per_accepted
-        ),
+        _kpi_row(c, "cost_per_completed_run", v.kpi_verdict(c, "cost_per_completed_run", t)),
+        _kpi_row(c, "token_cost"),
+        _kpi_row(c, "cost_per_accepted_outcome"),
+        _kpi_row(c, "adoption_rate", v.adoption_verdict(c, t)),
         Row(
-            "Adoption", "AI share of steps", Unit.RATIO, c.ai_share, None, v.adoption_verdict(c, t)
+            "Adoption", "assisted steps awaiting an outcome", Unit.COUNT, c.ai.undecided_steps, None
         ),
-        _both("Adoption", "run completion rate", Unit.RATIO, c, lambda k: k.completion_rate),
-        _both(
-            "Governance",
-            "policy violations per 1,000 steps",
-            Unit.RATE,
-            c,
-            lambda k: k.violations_per_1000,
-            v.governance_verdict(c, t),
+        _kpi_row(c, "completion_rate"),
+        _kpi_row(
+            c, "policy_violations_per_1000", v.kpi_verdict(c, "policy_violations_per_1000", t)
         ),
-        _both("Governance", "steps (throughput)", Unit.COUNT, c, lambda k: k.steps),
+        _kpi_row(c, "steps"),
         Row(
             "Value",
             f"net productivity gain ({window})",
             Unit.USD,
-            c.net_gain_usd,
+            gain,
             None,
             v.value_verdict(c, t),
+            cat.VALUES[0].name,
         ),
         Row("Value", "net productivity gain per hour", Unit.USD, per_hour, None),
-        _both("Value", "human time per step", Unit.SECONDS, c, lambda k: k.human_seconds_per_step),
-        Row("Value", "human hours saved", Unit.HOURS, c.hours_saved, None),
+        _kpi_row(c, "human_time_per_step"),
+        *_quantile_rows(c, "Value", "human time per step", cat.HUMAN),
+        Row(
+            "Value", "human hours saved", Unit.HOURS, c.hours_saved, None, None, cat.VALUES[1].name
+        ),
         Row(
             "Error budget",
-            f"AI outcome SLI (SLO {c.slo * 100:g} %)",
+            f"AI outcome SLI ({slo})",
             Unit.RATIO,
             c.sli,
             None,
@@ -265,11 +250,13 @@ def build_scorecard(
         Row("Error budget", "error budget left", Unit.RATIO, c.budget_left, None),
     ]
     evidence = Evidence(
-        runs=(c.ai.workflow_time.count, c.baseline.workflow_time.count),
+        runs=(c.ai.runs, c.baseline.runs),
         steps=(c.ai.steps, c.baseline.steps),
-        outcomes=(c.ai.outcome_count, c.baseline.outcome_count),
-        cycle_time_diff=c.cycle_time_diff,
-        acceptance_diff=c.acceptance_diff,
+        outcomes=(c.ai.outcomes, c.baseline.outcomes),
+        undecided=c.ai.undecided_steps,
+        cycle_time_diff=v.kpi_interval(c, cat.kpi("cycle_time")),
+        acceptance_diff=v.kpi_interval(c, cat.kpi("acceptance_rate")),
         min_samples=t.min_samples,
+        pooled=bool(c.parts),
     )
     return Scorecard(c.workflow, window, rows, evidence)

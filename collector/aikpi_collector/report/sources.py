@@ -8,6 +8,7 @@ message a person can act on.
 
 from __future__ import annotations
 
+from aikpi_collector import catalogue as cat
 from aikpi_collector.report.samples import MetricSamples, Sample
 from aikpi_collector.slo.spec import parse_duration
 
@@ -22,27 +23,19 @@ __all__ = (
     "window_seconds",
 )
 
-_DIMS = ("workflow", "step", "cohort", "team")
-
 COUNTERS: dict[str, tuple[str, ...]] = {
-    "aikpi_steps_total": (*_DIMS, "status"),
-    "aikpi_outcomes_total": (*_DIMS, "outcome"),
-    "aikpi_workflows_total": ("workflow", "cohort", "team", "status"),
-    "aikpi_tokens_total": (*_DIMS, "model", "token_type"),
-    "aikpi_cost_usd_total": (*_DIMS, "model"),
-    "aikpi_policy_violations_total": (*_DIMS, "policy"),
+    **{m.name: m.labels for m in cat.METRICS if m.type is cat.MetricType.COUNTER},
+    **{m.squares_name: m.labels for m in cat.METRICS if m.squares},
 }
-"""Counters the report reads, with the labels it keeps (``sum by``)."""
+"""Counters the report reads (the catalogue's, and the histograms' sums of squares), with
+the labels it keeps (``sum by``)."""
 
 HISTOGRAMS: dict[str, tuple[str, ...]] = {
-    "aikpi_step_duration_seconds": _DIMS,
-    "aikpi_correction_seconds": _DIMS,
-    "aikpi_review_seconds": _DIMS,
-    "aikpi_workflow_duration_seconds": ("workflow", "cohort", "team"),
+    m.name: m.labels for m in cat.METRICS if m.type is cat.MetricType.HISTOGRAM
 }
 """Histograms the report reads (``_bucket``, ``_sum``, ``_count``)."""
 
-LABOR_GAUGE = "aikpi_labor_cost_usd_per_hour"
+LABOR_GAUGE = cat.LABOR_RATE.name
 
 _TIMEOUT_SECONDS = 10.0
 

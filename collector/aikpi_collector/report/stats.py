@@ -2,7 +2,8 @@
 
 A pilot review needs more than two averages: it needs to know whether the difference is
 larger than the noise. Everything here works on what Prometheus keeps (cumulative bucket
-counts, sum, count), so the same numbers come out of ``/metrics`` or a PromQL window.
+counts for quantiles; count, sum and sum of squares for exact means and variances), so the
+same numbers come out of ``/metrics`` or a PromQL window.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __all__ = (
     "Z_95",
     "Histogram",
     "Interval",
+    "Moments",
     "diff_means_interval",
     "diff_proportions_interval",
     "wilson_interval",
@@ -67,15 +69,6 @@ class Histogram:
         """Exact mean (sum / count), ``None`` without observations."""
         return self.total / self.count if self.count > 0 else None
 
-    def bucket_of(self, value: float) -> tuple[float, float]:
-        """The ``(lower, upper]`` bucket that holds ``value``."""
-        lower = 0.0
-        for bound in self.bounds:
-            if value <= bound:
-                return lower, bound
-            lower = bound
-        return lower, math.inf
-
     def quantile(self, q: float) -> float | None:
         """Quantile by linear interpolation inside the bucket, as PromQL ``histogram_quantile``.
 
@@ -94,33 +87,33 @@ class Histogram:
             lower, previous = bound, cumulative
         return self.bounds[-1] if self.bounds else None
 
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Count, sum and sum of squares of per-unit values: all additive over windows and
+    replicas, so the mean and the variance are exact (the ``*_squares_total`` counters)."""
+
+    count: float
+    total: float
+    squares: float
+
+    @property
+    def mean(self) -> float | None:
+        """Sum / count, ``None`` without units."""
+        return self.total / self.count if self.count > 0 else None
+
+    @property
     def variance(self) -> float | None:
-        """Sample variance estimated from bucket midpoints around the exact mean.
-
-        The ``+Inf`` bucket is represented by its lower bound (a conservative choice: it
-        understates the spread only for observations beyond the largest finite bound).
-        """
-        mean = self.mean
-        if mean is None or self.count < 2:
+        """Sample variance (n - 1 denominator); ``None`` with fewer than two units."""
+        if self.count < 2:
             return None
-        squares, lower, previous = 0.0, 0.0, 0.0
-        for index, cumulative in enumerate(self.cumulative):
-            in_bucket = cumulative - previous
-            if index < len(self.bounds):
-                upper = self.bounds[index]
-                middle = (lower + upper) / 2.0
-                lower = upper
-            else:
-                middle = lower
-            squares += in_bucket * (middle - mean) ** 2
-            previous = cumulative
-        return squares / (self.count - 1)
+        return max(0.0, (self.squares - self.total * self.total / self.count) / (self.count - 1))
 
 
-def diff_means_interval(a: Histogram, b: Histogram, z: float = Z_95) -> Interval | None:
+def diff_means_interval(a: Moments, b: Moments, z: float = Z_95) -> Interval | None:
     """Welch-style interval for ``mean(a) - mean(b)``; ``None`` when either side is too thin."""
     mean_a, mean_b = a.mean, b.mean
-    var_a, var_b = a.variance(), b.variance()
+    var_a, var_b = a.variance, b.variance
     if mean_a is None or mean_b is None or var_a is None or var_b is None:
         return None
     diff = mean_a - mean_b

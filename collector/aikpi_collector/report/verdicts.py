@@ -1,8 +1,10 @@
-"""Verdicts: each headline KPI read together with its paired counter-metric.
+"""Verdicts: each headline KPI read together with every counter-metric the design pairs with it.
 
 A faster cycle time is only good news when rework and reopen rate did not rise; a cheaper
-ticket is only good news when completion and quality held. When the samples are too small
-or the confidence interval includes zero, the verdict is "not enough evidence" instead.
+run is only good news when acceptance, clean acceptance, override, reopen and completion
+held. Which counter-metrics belong to which KPI is catalogue data (``Kpi.counter_metrics``);
+every verdict names the ones it checked. When the samples are too small or the confidence
+interval includes zero, the verdict is "not enough evidence" instead.
 """
 
 from __future__ import annotations
@@ -10,21 +12,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aikpi_collector import catalogue as cat
 from aikpi_collector.report.kpis import Comparison
-from aikpi_collector.report.stats import Interval, diff_proportions_interval
+from aikpi_collector.report.stats import (
+    Interval,
+    diff_means_interval,
+    diff_proportions_interval,
+    wilson_interval,
+)
 
 __all__ = (
     "Level",
     "Thresholds",
     "Verdict",
-    "adoption_verdict",
-    "cost_verdict",
+    "change_text",
+    "counter_worse",
     "error_budget_verdict",
-    "governance_verdict",
-    "quality_verdict",
+    "kpi_interval",
+    "kpi_verdict",
+    "override_verdict",
     "relative_change",
-    "rework_verdict",
-    "speed_verdict",
     "value_verdict",
 )
 
@@ -51,17 +58,17 @@ class Thresholds:
     """What counts as enough data, and as a change."""
 
     min_samples: int = 30
-    """Per cohort: workflow runs (speed, cost), outcomes (quality), steps (the rest)."""
+    """Per cohort, in the KPI's own units (runs, steps or outcomes)."""
     flat_tolerance: float = 0.10
     """A relative change within +-10 % is "flat"."""
-    completion_drop: float = 0.05
-    """A drop of the completion rate by more than 5 points flags a cheaper-looking ticket."""
-    reopen_rise: float = 0.02
-    """A rise of the reopen rate by more than 2 points flags a faster-looking closure."""
+    points_tolerance: float = 0.02
+    """A ratio (acceptance, reopen, ...) moving by at most 2 points is "flat"."""
     budget_warning: float = 0.25
     """Less than this share of the error budget left is a warning."""
     min_acceptance: float = 0.5
     """AI output accepted less often than this is not "used as intended"."""
+    max_override: float = 0.05
+    """An AI override rate above this is a warning (a baseline cannot override itself)."""
 
 
 def relative_change(new: float | None, old: float | None) -> float | None:
@@ -71,218 +78,197 @@ def relative_change(new: float | None, old: float | None) -> float | None:
     return new / old - 1.0
 
 
-def _pct(change: float) -> str:
-    return f"{abs(change) * 100:.0f} %"
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"
 
 
-def _direction(change: float | None, tolerance: float) -> str:
-    if change is None or abs(change) <= tolerance:
-        return "flat"
-    return "up" if change > 0 else "down"
+def change_text(kpi: cat.Kpi, ai: float, baseline: float) -> str:
+    """``up 12 %`` or ``-3.1 pp``: points for ratios, relative for everything else."""
+    if kpi.unit is cat.Unit.RATIO:
+        return f"{(ai - baseline) * 100:+.1f} pp"
+    change = relative_change(ai, baseline)
+    if change is None:
+        return f"{ai:.3g} vs {baseline:.3g}"
+    return f"{'up' if change > 0 else 'down'} {abs(change) * 100:.0f} %"
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:+.1f} min"
+def _worse_by(kpi: cat.Kpi, ai: float, baseline: float, t: Thresholds) -> bool:
+    """AI worse than baseline by more than the tolerance (points for ratios)."""
+    sign = 1.0 if kpi.better is cat.Better.LOWER else -1.0
+    if kpi.unit is cat.Unit.RATIO:
+        return sign * (ai - baseline) > t.points_tolerance
+    change = relative_change(ai, baseline)
+    if change is None:
+        return sign * (ai - baseline) > 0
+    return sign * change > t.flat_tolerance
 
 
-def _points(value: float) -> str:
-    return f"{value * 100:+.1f} pp"
+def counter_worse(c: Comparison, name: str, t: Thresholds) -> str | None:
+    """How the counter-metric ``name`` got worse (``"reopen rate +5.8 pp"``), else ``None``.
+
+    An AI-only KPI (no baseline value) is held against an absolute limit instead.
+    """
+    kpi = cat.kpi(name)
+    ai = c.ai.value(kpi)
+    if ai is None:
+        return None
+    if kpi.ai_only:
+        if name == "override_rate" and ai > t.max_override:
+            return f"{kpi.title} {_pct(ai)} (limit {_pct(t.max_override)})"
+        if name == "adoption_rate" and ai < t.min_acceptance:
+            return f"{kpi.title} {_pct(ai)}"
+        return None
+    baseline = c.baseline.value(kpi)
+    if baseline is None or not _worse_by(kpi, ai, baseline, t):
+        return None
+    return f"{kpi.title} {change_text(kpi, ai, baseline)}"
 
 
-def _too_few(what: str, n_ai: float, n_base: float, t: Thresholds) -> Verdict | None:
-    if n_ai < t.min_samples or n_base < t.min_samples:
+def kpi_interval(c: Comparison, kpi: cat.Kpi) -> Interval | None:
+    """95 % CI of AI - baseline of a MEAN (Welch, exact moments), PROPORTION or RATE
+    (Newcombe) KPI, in the KPI's unit; ``None`` for a ratio of totals (no per-unit spread)."""
+    if kpi.kind is cat.KpiKind.MEAN:
+        return diff_means_interval(c.ai.moments(kpi), c.baseline.moments(kpi))
+    if kpi.kind in (cat.KpiKind.PROPORTION, cat.KpiKind.RATE):
+        (a, n_a), (b, n_b) = c.ai.successes(kpi), c.baseline.successes(kpi)
+        found = diff_proportions_interval(min(a, n_a), n_a, min(b, n_b), n_b)
+        if found is None or kpi.scale == 1.0:
+            return found
+        s = kpi.scale
+        return Interval(found.estimate * s, found.low * s, found.high * s)
+    return None
+
+
+def _format(kpi: cat.Kpi, value: float) -> str:
+    if kpi.unit is cat.Unit.RATIO:
+        return f"{value * 100:+.1f} pp"
+    if kpi.unit is cat.Unit.SECONDS:
+        return f"{value / 60:+.1f} min"
+    if kpi.unit is cat.Unit.USD:
+        return f"{value:+,.2f} USD"
+    return f"{value:+.1f}"
+
+
+def _interval_text(kpi: cat.Kpi, ci: Interval) -> str:
+    return f"{_format(kpi, ci.estimate)}, 95 % CI [{_format(kpi, ci.low)}, {_format(kpi, ci.high)}]"
+
+
+def _too_few(
+    kpi: cat.Kpi, c: Comparison, t: Thresholds, *, ai_only: bool = False
+) -> Verdict | None:
+    n_ai, n_base = c.ai.units(kpi), c.baseline.units(kpi)
+    if n_ai < t.min_samples or (not ai_only and n_base < t.min_samples):
+        have = f"{n_ai:.0f}" if ai_only else f"{n_ai:.0f} AI-assisted vs {n_base:.0f} baseline"
         return Verdict(
             Level.INSUFFICIENT,
-            f"not enough evidence: {n_ai:.0f} AI-assisted vs {n_base:.0f} baseline {what} "
-            f"(need {t.min_samples} each)",
+            f"not enough evidence: {have} for {kpi.title} (need {t.min_samples} each)",
         )
     return None
 
 
-def _ci_text(interval: Interval, fmt) -> str:
-    return f"{fmt(interval.estimate)}, 95 % CI [{fmt(interval.low)}, {fmt(interval.high)}]"
+def _checked(names: tuple[str, ...]) -> str:
+    return "checked: " + ", ".join(cat.kpi(n).title for n in names)
 
 
-def _unclear(what: str, ci: Interval | None, fmt, missing: str) -> Verdict:
-    """Not enough evidence: no interval (``missing`` says why), or one that includes 0."""
-    if ci is None:
-        return Verdict(Level.INSUFFICIENT, f"not enough evidence: {what}: {missing}")
-    detail = _ci_text(ci, fmt)
-    return Verdict(Level.INSUFFICIENT, f"not enough evidence: {what} {detail} includes 0")
-
-
-def speed_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Cycle time, read with rework (correction time per step) and reopen rate."""
-    few = _too_few("runs", c.ai.workflow_time.count, c.baseline.workflow_time.count, t)
+def kpi_verdict(c: Comparison, name: str, t: Thresholds) -> Verdict:
+    """A headline KPI's verdict: its change AI vs baseline (with its interval where the KPI
+    has one), then every paired counter-metric."""
+    kpi = cat.kpi(name)
+    few = _too_few(kpi, c, t)
     if few:
         return few
-    ci = c.cycle_time_diff
-    if ci is None or ci.includes_zero:
-        return _unclear("cycle time", ci, _minutes, "no spread estimate")
-    change = relative_change(c.ai.workflow_time.mean, c.baseline.workflow_time.mean) or 0.0
-    if ci.estimate > 0:
-        return Verdict(Level.WARNING, f"cycle time up {_pct(change)}: warning sign")
-    rework = relative_change(c.ai.correction_per_step, c.baseline.correction_per_step)
-    if _direction(rework, t.flat_tolerance) == "up":
+    ai, baseline = c.ai.value(kpi), c.baseline.value(kpi)
+    if ai is None or baseline is None:
+        return Verdict(Level.INSUFFICIENT, f"not enough evidence: no {kpi.title} in a cohort")
+    ci = kpi_interval(c, kpi)
+    if ci is not None and ci.includes_zero:
+        return Verdict(
+            Level.INSUFFICIENT,
+            f"not enough evidence: {kpi.title} {_interval_text(kpi, ci)} includes 0",
+        )
+    change = change_text(kpi, ai, baseline)
+    checked = _checked(kpi.counter_metrics)
+    if _worse_by(kpi, ai, baseline, t) or (
+        ci is not None and (ci.estimate > 0) == (kpi.better is cat.Better.LOWER)
+    ):
+        return Verdict(Level.WARNING, f"{kpi.title} {change}: warning sign")
+    if ci is None and not _worse_by(
+        kpi, baseline, ai, t
+    ):  # a ratio of totals without interval: a small change is no change
+        return Verdict(Level.NEUTRAL, f"{kpi.title} flat ({change}): no change yet")
+    worse = [found for n in kpi.counter_metrics if (found := counter_worse(c, n, t))]
+    if worse:
         return Verdict(
             Level.WARNING,
-            f"cycle time down {_pct(change)} but rework up {_pct(rework or 0)}: warning sign",
+            f"{kpi.title} {change} but {', '.join(worse)}: warning sign ({checked})",
         )
-    reopen_ai, reopen_base = c.ai.reopen_rate or 0.0, c.baseline.reopen_rate or 0.0
-    if reopen_ai - reopen_base > t.reopen_rise:
-        return Verdict(
-            Level.WARNING,
-            f"cycle time down {_pct(change)} but reopen rate {_points(reopen_ai - reopen_base)}: "
-            "warning sign",
-        )
-    word = _direction(rework, t.flat_tolerance)
     return Verdict(
-        Level.GOOD, f"cycle time down {_pct(change)} with correction time {word}: good signal"
+        Level.GOOD, f"{kpi.title} {change}, counter-metrics held: good signal ({checked})"
     )
 
 
-def quality_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Acceptance rate difference, with its Newcombe interval."""
-    few = _too_few("outcomes", c.ai.outcome_count, c.baseline.outcome_count, t)
+def override_verdict(c: Comparison, t: Thresholds) -> Verdict:
+    """The AI override rate against its limit (a baseline has no AI output to override)."""
+    kpi = cat.kpi("override_rate")
+    few = _too_few(kpi, c, t, ai_only=True)
     if few:
         return few
-    ci = c.acceptance_diff
-    if ci is None or ci.includes_zero:
-        return _unclear("acceptance", ci, _points, "no outcomes")
-    if ci.estimate < 0:
-        override = c.ai.outcome_rate("overridden") or 0.0
+    overridden, outcomes = c.ai.successes(kpi)
+    ci = wilson_interval(overridden, outcomes)
+    assert ci is not None  # outcomes >= min_samples >= 1
+    text = f"{kpi.title} {_pct(ci.estimate)}, 95 % CI [{_pct(ci.low)}, {_pct(ci.high)}]"
+    if ci.low > t.max_override:
         return Verdict(
-            Level.WARNING,
-            f"acceptance down {abs(ci.estimate) * 100:.1f} pp "
-            f"(override rate {override * 100:.1f} %): warning sign",
+            Level.WARNING, f"{text} above the {_pct(t.max_override)} limit: warning sign"
         )
-    return Verdict(Level.GOOD, f"acceptance up {ci.estimate * 100:.1f} pp: good signal")
-
-
-def rework_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Correction time per step, read with cycle time."""
-    few = _too_few("steps", c.ai.steps, c.baseline.steps, t)
-    if few:
-        return few
-    rework = relative_change(c.ai.correction_per_step, c.baseline.correction_per_step)
-    cycle = relative_change(c.ai.workflow_time.mean, c.baseline.workflow_time.mean)
-    rework_dir = _direction(rework, t.flat_tolerance)
-    cycle_dir = _direction(cycle, t.flat_tolerance)
-    if rework_dir == "up":
-        if cycle_dir == "down":
-            return Verdict(
-                Level.WARNING,
-                f"rework up {_pct(rework or 0)} while cycle time down {_pct(cycle or 0)}: "
-                "speed bought with rework, warning sign",
-            )
-        return Verdict(Level.WARNING, f"rework up {_pct(rework or 0)}: warning sign")
-    if rework_dir == "down" or cycle_dir == "down":
-        rework_text = "flat" if rework_dir == "flat" else f"down {_pct(rework or 0)}"
-        cycle_text = "flat" if cycle_dir == "flat" else f"{cycle_dir} {_pct(cycle or 0)}"
-        return Verdict(
-            Level.GOOD, f"rework {rework_text} with cycle time {cycle_text}: good signal"
-        )
-    return Verdict(Level.NEUTRAL, "rework flat and cycle time not down: no gain yet")
-
-
-def cost_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Cost per completed run (tokens + labour), read with completion and acceptance."""
-    few = _too_few("completed runs", c.ai.completed, c.baseline.completed, t)
-    if few:
-        return few
-    change = relative_change(c.ai.cost_per_completed, c.baseline.cost_per_completed)
-    if change is None:
-        return Verdict(Level.INSUFFICIENT, "not enough evidence: no cost data")
-    if _direction(change, t.flat_tolerance) == "up":
-        return Verdict(Level.WARNING, f"cost per run up {_pct(change)}: warning sign")
-    if _direction(change, t.flat_tolerance) == "flat":
-        return Verdict(Level.NEUTRAL, "cost per run flat: no saving yet")
-    completion_drop = (c.baseline.completion_rate or 0.0) - (c.ai.completion_rate or 0.0)
-    if completion_drop > t.completion_drop:
-        return Verdict(
-            Level.WARNING,
-            f"cost per run down {_pct(change)} only because completion is down "
-            f"{completion_drop * 100:.1f} pp: warning sign",
-        )
-    acceptance = c.acceptance_diff
-    if acceptance is not None and not acceptance.includes_zero and acceptance.estimate < 0:
-        return Verdict(
-            Level.WARNING,
-            f"cost per run down {_pct(change)} but acceptance down "
-            f"{abs(acceptance.estimate) * 100:.1f} pp: warning sign",
-        )
+    if ci.high <= t.max_override:
+        return Verdict(Level.GOOD, f"{text} within the {_pct(t.max_override)} limit: good signal")
     return Verdict(
-        Level.GOOD,
-        f"cost per run down {_pct(change)} with completion and quality held: good signal",
+        Level.INSUFFICIENT,
+        f"not enough evidence: {text} includes the {_pct(t.max_override)} limit",
     )
 
 
 def adoption_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """AI share of steps, read with the acceptance of the AI output (used as intended)."""
-    if c.ai.outcome_count < t.min_samples:
-        return Verdict(
-            Level.INSUFFICIENT,
-            f"not enough evidence: {c.ai.outcome_count:.0f} AI outcomes (need {t.min_samples})",
-        )
-    share = c.ai_share or 0.0
-    acceptance = c.ai.acceptance_rate or 0.0
+    """AI used on the AI cohort's steps (as intended), read with acceptance and completion."""
+    kpi = cat.kpi("adoption_rate")
+    few = _too_few(cat.kpi("acceptance_rate"), c, t, ai_only=True)
+    if few:
+        return few
+    share = c.ai.value(kpi) or 0.0
+    acceptance = c.ai.value("acceptance_rate") or 0.0
+    checked = _checked(kpi.counter_metrics)
+    worse = [found for n in kpi.counter_metrics if (found := counter_worse(c, n, t))]
     if acceptance < t.min_acceptance:
+        worse.insert(0, f"only {_pct(acceptance)} of its output used")
+    if worse:
         return Verdict(
             Level.WARNING,
-            f"AI on {share * 100:.0f} % of steps but only {acceptance * 100:.0f} % of its "
-            "output used: warning sign",
-        )
-    completion_drop = (c.baseline.completion_rate or 0.0) - (c.ai.completion_rate or 0.0)
-    if completion_drop > t.completion_drop:
-        return Verdict(
-            Level.WARNING,
-            f"AI on {share * 100:.0f} % of steps but completion down "
-            f"{completion_drop * 100:.1f} pp: warning sign",
+            f"AI used on {_pct(share)} of AI-cohort steps but {', '.join(worse)}: "
+            f"warning sign ({checked})",
         )
     return Verdict(
         Level.GOOD,
-        f"AI on {share * 100:.0f} % of steps, {acceptance * 100:.0f} % of its output used: "
-        "used as intended",
+        f"AI used on {_pct(share)} of AI-cohort steps, {_pct(acceptance)} of its output used: "
+        f"used as intended ({checked})",
     )
-
-
-def governance_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Violations per 1,000 steps, read with throughput (steps).
-
-    A higher AI rate is a warning only when the difference of the violation proportions is
-    clear of zero (Newcombe interval); a handful of events is noise.
-    """
-    few = _too_few("steps", c.ai.steps, c.baseline.steps, t)
-    if few:
-        return few
-    ai = c.ai.violations_per_1000 or 0.0
-    base = c.baseline.violations_per_1000 or 0.0
-    rates = f"{ai:.1f} vs {base:.1f} violations per 1,000 steps"
-    if ai <= base:
-        return Verdict(Level.GOOD, f"{rates}: good signal")
-    diff = diff_proportions_interval(
-        min(c.ai.violations, c.ai.steps),
-        c.ai.steps,
-        min(c.baseline.violations, c.baseline.steps),
-        c.baseline.steps,
-    )
-    if diff is None or diff.includes_zero:
-        return Verdict(Level.INSUFFICIENT, f"not enough evidence: {rates}, within noise")
-    return Verdict(Level.WARNING, f"{rates}: warning sign")
 
 
 def error_budget_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """SLI of the AI outcomes against the SLO."""
-    if c.ai.sli_eligible < t.min_samples:
+    """SLI of the AI outcomes against the workflow's SLO (from the SLO spec)."""
+    eligible = c.cohort(c.spec.cohort).sli_eligible(c.spec)
+    if c.objective is None:
+        return Verdict(Level.NEUTRAL, "one objective per workflow: see each workflow")
+    if c.sli is None or eligible < t.min_samples:
         return Verdict(
             Level.INSUFFICIENT,
-            f"not enough evidence: {c.ai.sli_eligible:.0f} eligible events (need {t.min_samples})",
+            f"not enough evidence: {eligible:.0f} eligible events (need {t.min_samples})",
         )
-    sli, left = c.sli or 0.0, c.budget_left or 0.0
+    sli, left = c.sli, c.budget_left or 0.0
     if left <= 0:
         return Verdict(
             Level.WARNING,
-            f"SLI {sli * 100:.1f} % below the {c.slo * 100:g} % SLO: budget exhausted",
+            f"SLI {_pct(sli)} below the {c.objective * 100:g} % SLO: budget exhausted",
         )
     if left < t.budget_warning:
         return Verdict(Level.WARNING, f"only {left * 100:.0f} % of the error budget left")
@@ -290,16 +276,22 @@ def error_budget_verdict(c: Comparison, t: Thresholds) -> Verdict:
 
 
 def value_verdict(c: Comparison, t: Thresholds) -> Verdict:
-    """Net productivity gain, read with the error budget."""
-    few = _too_few("steps", c.ai.steps, c.baseline.steps, t)
+    """Net productivity gain, read with the error budget of each workflow."""
+    few = _too_few(cat.kpi("human_time_per_step"), c, t)
     if few:
         return few
     gain = c.net_gain_usd
     if gain is None or gain <= 0:
         return Verdict(Level.WARNING, "no net gain: AI cost exceeds the hours saved")
-    left = c.budget_left
-    if left is not None and left <= 0:
+    parts = c.parts or (c,)
+    exhausted = [p.workflow for p in parts if p.budget_left is not None and p.budget_left <= 0]
+    if exhausted:
         return Verdict(
-            Level.WARNING, f"net gain ${gain:,.0f} but the error budget is exhausted: warning sign"
+            Level.WARNING,
+            f"net gain ${gain:,.0f} but the error budget of {', '.join(exhausted)} is "
+            "exhausted: warning sign (checked: error budget)",
         )
-    return Verdict(Level.GOOD, f"net gain ${gain:,.0f} with error budget left: good signal")
+    return Verdict(
+        Level.GOOD,
+        f"net gain ${gain:,.0f} with error budget left: good signal (checked: error budget)",
+    )

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import yaml
-
+from aikpi_collector.slo.promql import dump_rules, regex_alternatives, selector, term_series
 from aikpi_collector.slo.spec import AlertWindow, SLOSpec, parse_duration
 
 __all__ = ("GENERATE_COMMAND", "alert_name", "generated_files", "render_rules", "rules_document")
@@ -29,27 +28,10 @@ __all__ = ("GENERATE_COMMAND", "alert_name", "generated_files", "render_rules", 
 GENERATE_COMMAND = "aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules"
 """The command (run by ``make rules``) that regenerates the checked-in rule files."""
 
-OUTCOMES = "aikpi_outcomes_total"
-STEPS = "aikpi_steps_total"
-VIOLATIONS = "aikpi_policy_violations_total"
-
 
 def alert_name(severity: str) -> str:
     """Alert name for one severity, e.g. ``AikpiErrorBudgetBurnPage``."""
     return f"AikpiErrorBudgetBurn{severity.capitalize()}"
-
-
-def _selector(*matchers: str) -> str:
-    return "{" + ", ".join(matchers) + "}"
-
-
-_REGEX_META = set("\\.+*?()|[]{}^$")
-
-
-def _regex_alternatives(names: Iterable[str]) -> str:
-    """Names as an RE2 alternation inside a PromQL string (metacharacters escaped)."""
-    escaped = ("".join("\\\\" + c if c in _REGEX_META else c for c in n) for n in names)
-    return "|".join(escaped)
 
 
 @dataclass(frozen=True)
@@ -73,12 +55,12 @@ def _scopes(spec: SLOSpec) -> list[_Scope]:
         if override.objective != spec.objective:
             by_objective.setdefault(override.objective, []).append(name)
     special = sorted(name for names in by_objective.values() for name in names)
-    default_matchers = (f'workflow!~"{_regex_alternatives(special)}"',) if special else ()
+    default_matchers = (f'workflow!~"{regex_alternatives(special)}"',) if special else ()
     scopes = [_Scope(default_matchers, spec.error_budget(), spec.objective)]
     for objective, names in sorted(by_objective.items()):
         scopes.append(
             _Scope(
-                (f'workflow=~"{_regex_alternatives(names)}"',),
+                (f'workflow=~"{regex_alternatives(names)}"',),
                 spec.error_budget(names[0]),
                 objective,
             )
@@ -101,29 +83,16 @@ def _base_matchers(spec: SLOSpec) -> tuple[str, ...]:
     """The cohort, and the workflows when the spec selects some."""
     matchers = (f'cohort="{spec.cohort}"',)
     if spec.select_workflows:
-        matchers += (f'workflow=~"{_regex_alternatives(sorted(spec.select_workflows))}"',)
+        matchers += (f'workflow=~"{regex_alternatives(sorted(spec.select_workflows))}"',)
     return matchers
 
 
 def _eligible_series(spec: SLOSpec) -> list[str]:
-    cohort = ", ".join(_base_matchers(spec))
-    series = [f"{OUTCOMES}{_selector(cohort)}"]
-    if spec.step_errors_are_bad:
-        series.append(STEPS + _selector(cohort, 'status="error"'))
-    return series
+    return [term_series(term, *_base_matchers(spec)) for term in spec.sli_terms()[1]]
 
 
 def _bad_series(spec: SLOSpec) -> list[str]:
-    cohort = ", ".join(_base_matchers(spec))
-    series = []
-    if spec.bad_outcomes:
-        words = "|".join(outcome.value for outcome in spec.bad_outcomes)
-        series.append(OUTCOMES + _selector(cohort, f'outcome=~"{words}"'))
-    if spec.step_errors_are_bad:
-        series.append(STEPS + _selector(cohort, 'status="error"'))
-    if spec.policy_violations_are_bad:
-        series.append(f"{VIOLATIONS}{_selector(cohort)}")
-    return series
+    return [term_series(term, *_base_matchers(spec)) for term in spec.sli_terms()[0]]
 
 
 def _windows(spec: SLOSpec) -> list[str]:
@@ -159,7 +128,7 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
                 }
             )
     base = windows[0]
-    base_ratio = f"slo:sli_error:ratio_rate{base}{_selector(slo)}"
+    base_ratio = f"slo:sli_error:ratio_rate{base}{selector(slo)}"
     rules.append(
         {
             "record": f"slo:sli_error:ratio_rate{spec.period}",
@@ -177,15 +146,15 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
             rules.append(
                 {
                     "record": "slo:burn_rate:ratio",
-                    "expr": f"slo:sli_error:ratio_rate{window}{_selector(*matchers)}\n"
+                    "expr": f"slo:sli_error:ratio_rate{window}{selector(*matchers)}\n"
                     f"/ {scope.budget!r}",
                     "labels": {"objective": scope.label, "window": window},
                 }
             )
         period_ratio = (
-            f"sum without (window) (slo:sli_error:ratio_rate{spec.period}{_selector(*matchers)})"
+            f"sum without (window) (slo:sli_error:ratio_rate{spec.period}{selector(*matchers)})"
         )
-        base_scope = f"sum without (window) (slo:sli_error:ratio_rate{base}{_selector(*matchers)})"
+        base_scope = f"sum without (window) (slo:sli_error:ratio_rate{base}{selector(*matchers)})"
         constants = (
             ("slo:objective:ratio", round(scope.objective / 100, 12)),
             ("slo:error_budget:ratio", scope.budget),
@@ -200,7 +169,7 @@ def _sli_rules(spec: SLOSpec) -> list[dict[str, object]]:
             {"record": "slo:period_burn_rate:ratio", "expr": f"{period_ratio}\n/ {scope.budget!r}"},
             {
                 "record": "slo:period_error_budget_remaining:ratio",
-                "expr": f"1 - slo:period_burn_rate:ratio{_selector(*matchers)}",
+                "expr": f"1 - slo:period_burn_rate:ratio{selector(*matchers)}",
             },
         ]
         for rule in scoped:
@@ -213,16 +182,16 @@ def _condition(spec: SLOSpec, window: AlertWindow) -> str:
     slo = f'slo="{spec.name}"'
     burn = f"{window.burn_rate!r}".removesuffix(".0")
     lines = [
-        "slo:burn_rate:ratio" + _selector(slo, f'window="{window.long_window}"') + f" > {burn}",
+        "slo:burn_rate:ratio" + selector(slo, f'window="{window.long_window}"') + f" > {burn}",
         "and on (slo, workflow) slo:burn_rate:ratio"
-        + _selector(slo, f'window="{window.short_window}"')
+        + selector(slo, f'window="{window.short_window}"')
         + f" > {burn}",
     ]
     if spec.low_traffic.min_events > 0:
         for name in (window.long_window, window.short_window):
             lines.append(
                 f"and on (slo, workflow) slo:sli_eligible_events:increase{name}"
-                f"{_selector(slo)} >= {spec.low_traffic.min_events}"
+                f"{selector(slo)} >= {spec.low_traffic.min_events}"
             )
     return "(\n      " + "\n      ".join(lines) + "\n    )"
 
@@ -290,18 +259,6 @@ def rules_document(spec: SLOSpec) -> dict[str, object]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style for multi-line strings so generated PromQL stays readable."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def render_rules(spec: SLOSpec, spec_name: str = "slo.yaml") -> str:
     """The rule file text, starting with the ``DO NOT EDIT`` header."""
     windows = _describe_windows(list(spec.alerting.effective_windows))
@@ -311,12 +268,15 @@ def render_rules(spec: SLOSpec, spec_name: str = "slo.yaml") -> str:
         f"# SLO {spec.name!r}: {spec.objective:g}% of {spec.cohort} outcomes good over "
         f"{spec.period}; alert windows: {windows}.\n"
     )
-    body = yaml.dump(
-        rules_document(spec), Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True
-    )
-    return header + body
+    return header + dump_rules(rules_document(spec))
 
 
 def generated_files(spec: SLOSpec, spec_name: str = "slo.yaml") -> dict[str, str]:
-    """File name -> content of every file the generator writes for ``spec``."""
-    return {f"{spec.name}.slo.rules.yml": render_rules(spec, spec_name)}
+    """File name -> content of every file the generator writes: the SLO rules of ``spec``
+    and the KPI recording rules of the catalogue."""
+    from aikpi_collector.slo.kpi_rules import KPI_RULES_FILE, render_kpi_rules
+
+    return {
+        f"{spec.name}.slo.rules.yml": render_rules(spec, spec_name),
+        KPI_RULES_FILE: render_kpi_rules(GENERATE_COMMAND),
+    }

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from aikpi.semconv import Cohort, Outcome
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aikpi_collector import catalogue as cat
 from aikpi_collector.yamlfile import read_yaml_mapping
 
 __all__ = (
@@ -236,6 +237,22 @@ class SLOSpec(_Strict):
                     f"alert window {window.long_window} is longer than the period {self.period}"
                 )
         return self
+
+    def sli_terms(self) -> tuple[tuple[cat.Total, ...], tuple[cat.Total, ...]]:
+        """(bad, eligible) events of the SLI as catalogue terms over the spec's cohort: the
+        rule generator renders them and the report evaluates them, so both agree."""
+        errors = cat.Total(cat.STEPS.name, (("status", ("error",)),))
+        eligible = [cat.ALL_OUTCOMES]
+        bad = []
+        if self.bad_outcomes:
+            words = tuple(outcome.value for outcome in self.bad_outcomes)
+            bad.append(cat.Total(cat.OUTCOMES.name, (("outcome", words),)))
+        if self.step_errors_are_bad:
+            eligible.append(errors)
+            bad.append(errors)
+        if self.policy_violations_are_bad:
+            bad.append(cat.Total(cat.POLICY_VIOLATIONS.name))
+        return tuple(bad), tuple(eligible)
 
     def error_budget(self, workflow: str | None = None) -> float:
         """Allowed bad fraction (``1 - objective``) for ``workflow`` (None: the default)."""
