@@ -214,7 +214,7 @@ def span_models(draw: st.DrawFn, label_texts: st.SearchStrategy[str]) -> dict[st
         "parent": draw(parents),
         "name": draw(texts),
         "start": start,
-        "end": rarely(draw, start + draw(st.integers(0, 10**13)), times, 8),
+        "end": rarely(draw, min(start + draw(st.integers(0, 10**13)), 2**64 - 1), times, 8),
         "status": draw(status_codes),
         "attributes": attributes,
         "events": events,
