@@ -14,7 +14,7 @@ DEMO_ARGS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[collector,dev]'
+	$(BIN)/pip install -q -e '.[collector,report,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

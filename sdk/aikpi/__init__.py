@@ -11,6 +11,7 @@ from aikpi._outcomes import record_outcome, reopen
 from aikpi._propagation import continue_from, extract, inject
 from aikpi._runs import LlmCall, StepRun, WorkflowRun, current_step, current_workflow
 from aikpi._scopes import StepScope, WorkflowScope, step, workflow
+from aikpi._tokens import TokenError, UnsignedTokenWarning
 from aikpi._version import __version__
 from aikpi.semconv import Cohort, Outcome
 
@@ -20,6 +21,8 @@ __all__ = (
     "Outcome",
     "StepRun",
     "StepScope",
+    "TokenError",
+    "UnsignedTokenWarning",
     "WorkflowRun",
     "WorkflowScope",
     "__version__",

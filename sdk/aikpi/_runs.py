@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from aikpi import _validate
-from aikpi._config import state
 from aikpi._context import DIMS_KEY, STEP_KEY, WORKFLOW_KEY, Dims
 from aikpi._outcomes import claim_decision, emit_late_outcome, write_inline_outcome
+from aikpi._state import state
 from aikpi._tokens import TokenData, encode_token
 from aikpi.semconv import (
     COST_USD,
@@ -27,6 +29,7 @@ from aikpi.semconv import (
     GEN_AI_USAGE_OUTPUT_TOKENS,
     POLICY_NAME,
     POLICY_VIOLATION_EVENT,
+    STEP_ASSISTED,
     WORKFLOW_STATUS,
     WorkflowStatus,
 )
@@ -44,7 +47,9 @@ __all__ = (
 _LOG = logging.getLogger("aikpi")
 
 
-def start_span(name: str, parent: Context, attributes: dict[str, str], what: str) -> Span:
+def start_span(
+    name: str, parent: Context, attributes: Mapping[str, AttributeValue], what: str
+) -> Span:
     """A new span of aikpi's tracer; if telemetry fails, a no-op span (the code runs on)."""
     try:
         return state.tracer.start_span(name, context=parent, attributes=attributes)
@@ -181,15 +186,49 @@ class WorkflowRun(_Run):
         return f"<WorkflowRun {self.name!r} correlation_id={self.correlation_id!r}>"
 
 
+_LATE_AI_WARNED: set[str] = set()
+"""Step names already warned about (one log line per name; names are a bounded set)."""
+_LATE_AI_WARN_LIMIT = 1024
+
+
 class StepRun(_Run):
     """One execution of a step: ``.llm_call()``, ``.outcome()``, ``.policy_violation()``,
     ``.token()``."""
 
-    __slots__ = ("_decided",)
+    __slots__ = ("_ai", "_assisted", "_decided")
 
-    def __init__(self, dims: Dims, span: Span, parent: Context) -> None:
+    def __init__(
+        self, dims: Dims, span: Span, parent: Context, assisted: bool | None = None
+    ) -> None:
         super().__init__(dims, span, parent, STEP_KEY)
         self._decided = False
+        self._assisted = assisted
+        """What ``step(..., assisted=...)`` stated (wins), or None: detect it."""
+        self._ai = False
+        """AI output was seen in the step. A plain flag, set from any thread (the stamping
+        processor sets it when a model-call span inside the step ends); the span attribute
+        is written once, when the step ends."""
+
+    @property
+    def assisted(self) -> bool:
+        """Whether the step counts as AI-assisted (``aikpi.step.assisted``) so far."""
+        return self._assisted if self._assisted is not None else self._ai
+
+    def _saw_ai_output(self, what: str) -> None:
+        """Note AI output in this step; after the step ended, say that its span disagrees."""
+        if self._end_ns is not None and self._assisted is None and not self._ai:
+            name = self.name
+            if name not in _LATE_AI_WARNED and len(_LATE_AI_WARNED) < _LATE_AI_WARN_LIMIT:
+                _LATE_AI_WARNED.add(name)
+                _LOG.warning(
+                    "aikpi: step %r got %s after it ended, but its span already says "
+                    "aikpi.step.assisted=false (no model call was seen in it): make the token "
+                    "while the step runs, or declare aikpi.step(%r, assisted=True)",
+                    name,
+                    what,
+                    name,
+                )
+        self._ai = True
 
     @property
     def name(self) -> str:
@@ -205,6 +244,7 @@ class StepRun(_Run):
         """A ``with`` block around one model call: a GenAI ``chat {model}`` child span."""
         model = _validate.check_name("model", model)
         provider = _validate.check_optional_name("provider", provider)
+        self._ai = True
         return LlmCall(self, model, provider)
 
     def outcome(
@@ -227,6 +267,7 @@ class StepRun(_Run):
         ctx = self._span.get_span_context()
         claim_decision(ctx.trace_id, ctx.span_id, self.dims.step)
         self._decided = True
+        self._saw_ai_output("an outcome")
         if self._end_ns is None:
             write_inline_outcome(self._span, word, correction, review)
         else:
@@ -244,16 +285,22 @@ class StepRun(_Run):
         """A compact, integrity-checked string for ``aikpi.record_outcome`` (any process, later).
 
         It carries the step's end time; made while the step still runs, it carries the
-        moment it was made (when the output was handed over for review).
+        moment it was made (when the output was handed over for review). A token means AI
+        output awaits a human decision, so the step counts as assisted: make it while the
+        step runs (after the end, the step span is already written).
         """
+        self._saw_ai_output("a token")
         return encode_token(self._token_data("s", self.dims.step))
 
     def _finish(self, exc: BaseException | None) -> None:
         try:
+            span = self._span
             if _is_failure(exc):
-                mark_error(self._span, exc)  # type: ignore[arg-type]
+                mark_error(span, exc)  # type: ignore[arg-type]
+            if self._ai and self._assisted is None:  # the start attributes said False
+                span.set_attribute(STEP_ASSISTED, True)
             self._end_ns = end_ns = time.time_ns()
-            self._span.end(end_time=end_ns)
+            span.end(end_time=end_ns)
         except Exception:
             _LOG.warning("aikpi: could not end a step span", exc_info=True)
 

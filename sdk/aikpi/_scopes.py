@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.util.types import AttributeValue
 
 from aikpi import _validate
-from aikpi._config import state
 from aikpi._context import NO_WORKFLOW, STEP_KEY, WORKFLOW_KEY, Dims, dims_of, sync_baggage
 from aikpi._ids import new_correlation_id
 from aikpi._runs import StepRun, WorkflowRun, start_span
-from aikpi.semconv import Cohort, SpanType
+from aikpi._state import state
+from aikpi.semconv import STEP_ASSISTED, Cohort, SpanType
 
 __all__ = ("NO_WORKFLOW", "StepScope", "WorkflowScope", "step", "workflow")
 
@@ -285,17 +286,37 @@ class WorkflowScope(_Scope):
 class StepScope(_Scope):
     """What ``aikpi.step(...)`` returns: decorate a function or open a ``with`` block."""
 
-    __slots__ = ("_cohort", "_last", "_name", "_span_name", "_team")
+    __slots__ = ("_assisted", "_cohort", "_last", "_name", "_span_name", "_team")
 
-    def __init__(self, name: str, *, cohort: str | None = None, team: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        cohort: str | None = None,
+        team: str | None = None,
+        assisted: bool | None = None,
+    ) -> None:
         self._key = STEP_KEY
         self._name = _validate.check_name("step name", name)
         self._cohort = None if cohort is None else _validate.check_cohort(cohort)
         self._team = _validate.check_optional_name("team", team)
+        if assisted is not None and not isinstance(assisted, bool):
+            raise ValueError(
+                "assisted must be True (AI output was produced in the step), False "
+                f"(a human-only step) or None (detect it), got {assisted!r}"
+            )
+        self._assisted = assisted
         self._span_name = f"step {self._name}"
         # (inherited dims, own dims, span attributes) of the last call: a decorated step
         # called again and again inside one workflow reuses them instead of rebuilding.
-        self._last: tuple[Dims, Dims, dict[str, str]] | None = None
+        self._last: tuple[Dims, Dims, dict[str, AttributeValue]] | None = None
+
+    def _attributes(self, dims: Dims) -> dict[str, AttributeValue]:
+        """The step span's start attributes; ``aikpi.step.assisted`` turns True at its end
+        if AI output was detected (never per call: built once per dims)."""
+        attributes = dims.span_attributes(_STEP)
+        attributes[STEP_ASSISTED] = bool(self._assisted)
+        return attributes
 
     def _standalone_dims(self) -> Dims:
         """Dimensions of a step outside any workflow: its own correlation id."""
@@ -307,11 +328,11 @@ class StepScope(_Scope):
             self._team,
         )
 
-    def _dims(self, parent: Context) -> tuple[Dims, dict[str, str]]:
+    def _dims(self, parent: Context) -> tuple[Dims, dict[str, AttributeValue]]:
         inherited = dims_of(parent)
         if inherited is None:
             dims = self._standalone_dims()
-            return dims, dims.span_attributes(_STEP)
+            return dims, self._attributes(dims)
         last = self._last
         if last is not None and last[0] is inherited:
             return last[1], last[2]
@@ -322,7 +343,7 @@ class StepScope(_Scope):
             self._cohort or inherited.cohort,
             self._team or inherited.team,
         )
-        attributes = dims.span_attributes(_STEP)
+        attributes = self._attributes(dims)
         self._last = (inherited, dims, attributes)
         return dims, attributes
 
@@ -330,10 +351,12 @@ class StepScope(_Scope):
         parent = otel_context.get_current()
         dims, attributes = self._dims(parent)
         span = start_span(self._span_name, parent, attributes, "a step")
-        return StepRun(dims, span, _with_baggage(parent, dims))
+        return StepRun(dims, span, _with_baggage(parent, dims), self._assisted)
 
     def _fallback(self) -> StepRun:
-        return StepRun(self._standalone_dims(), trace.INVALID_SPAN, otel_context.get_current())
+        return StepRun(
+            self._standalone_dims(), trace.INVALID_SPAN, otel_context.get_current(), self._assisted
+        )
 
     def __enter__(self) -> StepRun:
         return super().__enter__()  # type: ignore[no-any-return]
@@ -344,7 +367,7 @@ class StepScope(_Scope):
 
 def _with_baggage(parent: Context, dims: Dims) -> Context:
     try:
-        return sync_baggage(parent, dims, state.propagate_baggage)
+        return sync_baggage(parent, dims, state.propagate_baggage, state.token_key)
     except Exception:
         _LOG.warning("aikpi: could not update baggage", exc_info=True)
         return parent
@@ -366,12 +389,22 @@ def workflow(
     return WorkflowScope(name, correlation_id=correlation_id, cohort=cohort, team=team)
 
 
-def step(name: str, *, cohort: str | None = None, team: str | None = None) -> StepScope:
+def step(
+    name: str,
+    *,
+    cohort: str | None = None,
+    team: str | None = None,
+    assisted: bool | None = None,
+) -> StepScope:
     """A step: ``@aikpi.step("draft-reply")`` or ``with aikpi.step("draft-reply") as s``.
 
     The step inherits workflow, cohort, team and correlation id from the surrounding
-    workflow, from a received ``baggage`` header, or else gets its own correlation id and
-    the workflow name ``none``.
+    workflow, from a trusted received ``baggage`` header, or else gets its own correlation
+    id and the workflow name ``none``.
     ``cohort``/``team`` given here override the inherited ones for this step.
+
+    The step span's ``aikpi.step.assisted`` says whether AI output was produced in it: an
+    ``llm_call``, a GenAI span of another instrumentation started inside it, an inline
+    outcome or a ``token()``. ``assisted=True``/``False`` states it instead (it wins).
     """
-    return StepScope(name, cohort=cohort, team=team)
+    return StepScope(name, cohort=cohort, team=team, assisted=assisted)

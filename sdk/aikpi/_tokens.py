@@ -9,6 +9,9 @@ Format (version 1), three dot-separated parts, all URL-safe::
 ``[kind, correlation_id, workflow, step, cohort, team, trace_id_hex, span_id_hex, end_ns]``
 with kind ``"s"`` (step) or ``"w"`` (workflow). The checksum is the first 16 bytes of
 SHA-256 over ``prefix.payload``; the signature is the full HMAC-SHA256 over the same text.
+
+A checksum stops accidents, not forgers: anyone can build a checksummed token. So with a key
+configured only signed tokens are accepted, and without one the first ``token()`` warns.
 """
 
 from __future__ import annotations
@@ -18,15 +21,33 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
+import warnings
 from dataclasses import dataclass
 
 from aikpi import _validate
+from aikpi._state import KEY_ENV, state
 
-__all__ = ("KEY_ENV", "MAX_TOKEN_LENGTH", "TokenData", "decode_token", "encode_token")
+__all__ = (
+    "KEY_ENV",
+    "MAX_TOKEN_LENGTH",
+    "TokenData",
+    "TokenError",
+    "UnsignedTokenWarning",
+    "decode_token",
+    "encode_token",
+)
 
-KEY_ENV = "AIKPI_TOKEN_KEY"
-"""Environment variable holding the HMAC key; when set, tokens are signed and must be."""
+
+class TokenError(ValueError):
+    """An outcome token was refused: malformed, altered, unsigned while a key is set, signed
+    with another key, of the wrong kind, or naming an end time in the future."""
+
+
+class UnsignedTokenWarning(UserWarning):
+    """Tokens are made without ``AIKPI_TOKEN_KEY``: anyone can forge one (issued once)."""
+
+
+_warned_unsigned = False
 
 MAX_TOKEN_LENGTH = 2048
 """Tokens longer than this are refused before any decoding."""
@@ -60,16 +81,30 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     if not text or any(ch in text for ch in "=+/"):
-        raise ValueError("not base64url")
+        raise TokenError("not base64url")
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     if _b64(raw) != text:  # canonical form only: no two spellings of one token
-        raise ValueError("not canonical base64url")
+        raise TokenError("not canonical base64url")
     return raw
 
 
-def _key() -> bytes | None:
-    key = os.environ.get(KEY_ENV)
-    return key.encode("utf-8") if key else None
+def _warn_unsigned() -> None:
+    """Warn once per process: a missing key is a deployment choice to see, not to repeat.
+
+    ``warnings`` rather than logging: it points at the application line that made the
+    token, shows up in test runs, and a deliberate key-less setup silences it by category.
+    """
+    global _warned_unsigned
+    if _warned_unsigned:
+        return
+    _warned_unsigned = True
+    warnings.warn(
+        f"aikpi outcome tokens are not signed: {KEY_ENV} is not set, so anyone can build a "
+        "token that records an outcome. Set the same secret in every process that makes or "
+        "records tokens.",
+        UnsignedTokenWarning,
+        stacklevel=4,
+    )
 
 
 def _tag(prefix: str, body: str, key: bytes | None) -> bytes:
@@ -81,7 +116,9 @@ def _tag(prefix: str, body: str, key: bytes | None) -> bytes:
 
 
 def encode_token(data: TokenData) -> str:
-    """The token string for ``data``; signed when ``AIKPI_TOKEN_KEY`` is set."""
+    """The token string for ``data``; signed when ``AIKPI_TOKEN_KEY`` is set (else one
+    :class:`UnsignedTokenWarning` per process). Called by ``StepRun.token()`` and
+    ``WorkflowRun.token()`` only (the warning names their caller)."""
     fields = [
         data.kind,
         data.correlation_id,
@@ -94,20 +131,22 @@ def encode_token(data: TokenData) -> str:
         data.end_ns,
     ]
     body = _b64(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-    key = _key()
+    key = state.token_key
+    if key is None:
+        _warn_unsigned()
     prefix = _SIGNED_PREFIX if key else _CHECKSUM_PREFIX
     return f"{prefix}.{body}.{_b64(_tag(prefix, body, key))}"
 
 
 def decode_token(token: object) -> TokenData:
-    """Check and read a token; any malformed, altered or wrongly signed token is a ValueError."""
+    """Check and read a token; any malformed, altered or wrongly signed token is a TokenError."""
     if not isinstance(token, str):
-        raise ValueError(f"an aikpi token must be a string, got {type(token).__name__}")
+        raise TokenError(f"an aikpi token must be a string, got {type(token).__name__}")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise ValueError(f"malformed aikpi token: longer than {MAX_TOKEN_LENGTH} characters")
+        raise TokenError(f"malformed aikpi token: longer than {MAX_TOKEN_LENGTH} characters")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] not in (_CHECKSUM_PREFIX, _SIGNED_PREFIX):
-        raise ValueError(
+        raise TokenError(
             "malformed aikpi token: expected 'ak1c.<payload>.<checksum>' or "
             "'ak1h.<payload>.<signature>'"
         )
@@ -116,20 +155,20 @@ def decode_token(token: object) -> TokenData:
         tag = _unb64(tag_text)
         raw = _unb64(body)
     except (ValueError, binascii.Error) as exc:
-        raise ValueError("malformed aikpi token: a part is not base64url") from exc
-    key = _key()
+        raise TokenError("malformed aikpi token: a part is not base64url") from exc
+    key = state.token_key
     if prefix == _SIGNED_PREFIX:
         if key is None:
-            raise ValueError(f"aikpi token is signed; set {KEY_ENV} to the key that signed it")
+            raise TokenError(f"aikpi token is signed; set {KEY_ENV} to the key that signed it")
         if not hmac.compare_digest(tag, _tag(prefix, body, key)):
-            raise ValueError(f"aikpi token signature does not match {KEY_ENV}: altered or foreign")
+            raise TokenError(f"aikpi token signature does not match {KEY_ENV}: altered or foreign")
     else:
         if key is not None:
-            raise ValueError(
+            raise TokenError(
                 f"unsigned aikpi token refused: {KEY_ENV} is set, so only signed tokens count"
             )
         if not hmac.compare_digest(tag, _tag(prefix, body, None)):
-            raise ValueError("aikpi token failed its checksum: it was altered or truncated")
+            raise TokenError("aikpi token failed its checksum: it was altered or truncated")
     return _parse(raw)
 
 
@@ -137,16 +176,16 @@ def _parse(raw: bytes) -> TokenData:
     try:
         fields = json.loads(raw.decode("utf-8"))
         if not isinstance(fields, list) or len(fields) != 9:
-            raise ValueError("wrong shape")
+            raise TokenError("wrong shape")
         kind, correlation_id, workflow, step, cohort, team, trace_hex, span_hex, end_ns = fields
         if kind not in _KINDS:
-            raise ValueError(f"unknown kind {kind!r}")
+            raise TokenError(f"unknown kind {kind!r}")
         if isinstance(end_ns, bool) or not isinstance(end_ns, int) or end_ns < 0:
-            raise ValueError("bad end time")
+            raise TokenError("bad end time")
         if not (isinstance(trace_hex, str) and len(trace_hex) == 32):
-            raise ValueError("bad trace id")
+            raise TokenError("bad trace id")
         if not (isinstance(span_hex, str) and len(span_hex) == 16):
-            raise ValueError("bad span id")
+            raise TokenError("bad span id")
         return TokenData(
             kind=kind,
             correlation_id=_validate.check_name("correlation_id", correlation_id),
@@ -159,4 +198,4 @@ def _parse(raw: bytes) -> TokenData:
             end_ns=end_ns,
         )
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"malformed aikpi token payload: {exc}") from exc
+        raise TokenError(f"malformed aikpi token payload: {exc}") from exc

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 __all__ = (
     "BAGGAGE_KEYS",
+    "BAGGAGE_SIGNATURE",
     "COHORT",
     "CORRECTION_SECONDS",
     "CORRELATION_ID",
@@ -23,15 +24,19 @@ __all__ = (
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
     "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_SYSTEM",
     "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
     "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "GEN_AI_USAGE_PREFIX",
     "LEGACY_CACHE_CREATION_INPUT_TOKENS",
     "LEGACY_CACHE_READ_INPUT_TOKENS",
     "LEGACY_COMPLETION_TOKENS",
     "LEGACY_PROMPT_TOKENS",
     "MAX_NAME_LENGTH",
+    "OPENINFERENCE_AI_SPAN_KINDS",
+    "OPENINFERENCE_SPAN_KIND",
     "OUTCOME",
     "POLICY_NAME",
     "POLICY_VIOLATION_EVENT",
@@ -104,6 +109,9 @@ MAX_NAME_LENGTH = 128
 BAGGAGE_KEYS = (CORRELATION_ID, WORKFLOW_NAME, STEP_NAME, COHORT, TEAM)
 """Keys the SDK puts into OTel baggage; they are stamped onto every span started inside."""
 
+BAGGAGE_SIGNATURE = "aikpi.signature"
+"""Baggage entry ``v1.<base64url HMAC-SHA256>`` over the BAGGAGE_KEYS values (shared key)."""
+
 # --- OpenTelemetry GenAI semantic conventions (``gen_ai.*``) -------------------------------
 
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
@@ -111,6 +119,9 @@ GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 """GenAI provider, e.g. ``openai``, ``anthropic``."""
+
+GEN_AI_SYSTEM = "gen_ai.system"
+"""Deprecated spelling of the provider, still emitted by many GenAI instrumentations."""
 
 GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
 """Model the application asked for."""
@@ -123,6 +134,9 @@ GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 """Output tokens."""
+
+GEN_AI_USAGE_PREFIX = "gen_ai.usage."
+"""Prefix of every GenAI usage attribute; a span with one produced model output."""
 
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 """Input tokens served from the provider's prompt cache."""
@@ -153,6 +167,14 @@ GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
 
 EVALUATION_NAME_OUTCOME = OUTCOME
 """Value of ``gen_ai.evaluation.name`` for a human outcome."""
+
+# --- OpenInference (Arize Phoenix, LlamaIndex, CrewAI, ...) -------------------------------
+
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+"""OpenInference's span kind attribute (``LLM``, ``EMBEDDING``, ``CHAIN``, ``TOOL``...)."""
+
+OPENINFERENCE_AI_SPAN_KINDS = frozenset({"LLM", "EMBEDDING"})
+"""OpenInference span kinds whose span is a model call (AI output was produced)."""
 
 
 # --- closed value sets ------------------------------------------------------------------

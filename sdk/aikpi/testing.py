@@ -73,7 +73,7 @@ def reset() -> None:
 def capture_spans(*, propagate_baggage: bool | None = None) -> Iterator[SpanCapture]:
     """Route aikpi through a fresh in-memory provider for the duration of the block."""
     state = _config.state
-    saved = (state.tracer, state.provider, state.propagate_baggage)
+    saved = {name: getattr(state, name) for name in _config.State.__slots__}
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -83,7 +83,8 @@ def capture_spans(*, propagate_baggage: bool | None = None) -> Iterator[SpanCapt
         yield SpanCapture(provider, exporter)
     finally:
         provider.shutdown()
-        state.tracer, state.provider, state.propagate_baggage = saved
+        for name, value in saved.items():
+            setattr(state, name, value)
         reset_decisions()
 
 

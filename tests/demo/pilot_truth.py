@@ -66,26 +66,40 @@ class Truth:
                 self.cost += float(
                     calc_price(usage, model_ref=c.model, provider_id=c.provider).total_price
                 )
-        self.human_seconds = 0.0
+        # human time, once per step: a person's step costs its duration (every baseline step,
+        # a human-only step in an AI run); an AI step its decision's review + correction
+        self.human_times: list[float] = []
         self.labor_cost = 0.0
+        self.assisted = 0
         for run in self.runs:
-            if cohort == BASELINE:
-                seconds = sum(_duration(s) for s in run.steps)
-            else:
-                seconds = sum(
-                    (s.review_seconds or 0.0) + (s.correction_seconds or 0.0)
-                    for s in run.steps
-                    if s.outcome is not None
-                )
-            self.human_seconds += seconds
-            self.labor_cost += seconds / 3600 * LABOR_RATES[run.team]
-        self.labor_rate = sum(LABOR_RATES[r.team] * len(r.steps) for r in self.runs) / len(
-            self.steps
-        )
+            for step in run.steps:
+                assisted = cohort != BASELINE and bool(step.llm_calls)
+                self.assisted += assisted
+                if not assisted:
+                    seconds = _duration(step)
+                elif step.outcome is not None:
+                    seconds = (step.review_seconds or 0.0) + (step.correction_seconds or 0.0)
+                else:
+                    continue  # the AI step raised: no decision, no human time
+                self.human_times.append(seconds)
+                self.labor_cost += seconds / 3600 * LABOR_RATES[run.team]
+        self.human_seconds = sum(self.human_times)
+        # hours saved are priced at the AI cohort's team rates, weighted by steps
+        self.priced_steps = sum(LABOR_RATES[r.team] / 3600 * len(r.steps) for r in self.runs)
 
     def rate(self, *words: str) -> float:
         total = sum(self.outcomes.values())
         return sum(self.outcomes[w] for w in words) / total
+
+
+def bucket_of(bounds: tuple[float, ...], value: float) -> tuple[float, float]:
+    """The ``(lower, upper]`` bucket of ``bounds`` that holds ``value``."""
+    lower = 0.0
+    for bound in bounds:
+        if value <= bound:
+            return lower, bound
+        lower = bound
+    return lower, math.inf
 
 
 def assert_histogram(hist, values: list[float]) -> None:
@@ -97,6 +111,6 @@ def assert_histogram(hist, values: list[float]) -> None:
     ordered = sorted(values)
     for q in (0.5, 0.9):
         true_value = ordered[math.ceil(q * len(ordered)) - 1]
-        low, high = hist.bucket_of(true_value)
+        low, high = bucket_of(hist.bounds, true_value)
         estimate = hist.quantile(q)
         assert low <= estimate <= high, (q, true_value, estimate)

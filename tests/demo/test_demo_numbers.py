@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from aikpi_collector import catalogue
 from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS
 from aikpi_collector.report import build_scorecards
-from aikpi_collector.report.kpis import AI, BASELINE, compare
-from aikpi_collector.report.scorecard import AREAS
+from aikpi_collector.report.kpis import AI, BASELINE, compare, compare_all
+from aikpi_collector.report.scorecard import AREAS, build_scorecard
 from aikpi_collector.report.sources import read_metrics_url
 from pilot_truth import WORKFLOWS, Truth, assert_histogram
 
@@ -38,81 +39,100 @@ def test_pilot_has_both_cohorts_in_every_workflow(pilot) -> None:
     assert {r.status for r in pilot.runs} == {"completed", "abandoned", "failed"}
 
 
+def _cohort(samples, workflow, cohort):
+    comparison = compare(samples, workflow) if workflow else compare_all(samples)[-1]
+    return comparison, comparison.cohort(cohort)
+
+
 @pytest.mark.parametrize("workflow", [*WORKFLOWS, None])
 @pytest.mark.parametrize("cohort", [AI, BASELINE])
 def test_counts_ratios_and_sums_match_the_events(pilot, samples, workflow, cohort) -> None:
     truth = Truth(pilot.runs, workflow, cohort)
-    comparison = compare(samples, workflow)
-    kpis = comparison.ai if cohort == AI else comparison.baseline
+    _, kpis = _cohort(samples, workflow, cohort)
+    sel = {"cohort": cohort, **({"workflow": workflow} if workflow else {})}
 
     assert kpis.steps == len(truth.steps)
-    assert kpis.step_errors == truth.errors
-    assert kpis.outcomes == {w: float(n) for w, n in truth.outcomes.items()}
-    assert kpis.workflows == {
+    assert samples.total("aikpi_steps_total", {**sel, "status": "error"}) == truth.errors
+    outcomes = samples.by_label("aikpi_outcomes_total", "outcome", sel)
+    assert outcomes == {w: float(n) for w, n in truth.outcomes.items()}
+    assert samples.by_label("aikpi_workflows_total", "status", sel) == {
         **{s: float(n) for s, n in truth.statuses.items()},
         **({"reopened": float(truth.reopened)} if truth.reopened else {}),
     }
-    assert kpis.violations == truth.violations
-    assert kpis.acceptance_rate == truth.rate("accepted", "edited")
-    assert kpis.outcome_rate("accepted") == truth.rate("accepted")
-    assert kpis.outcome_rate("overridden") == truth.rate("overridden")
-    assert kpis.outcome_rate("edited") == truth.rate("edited")
-    assert kpis.outcome_rate("escalated") == truth.rate("escalated")
-    assert kpis.error_rate == truth.errors / len(truth.steps)
-    assert kpis.completion_rate == truth.statuses["completed"] / len(truth.runs)
-    assert kpis.reopen_rate == truth.reopened / truth.statuses["completed"]
-    assert kpis.violations_per_1000 == 1000 * truth.violations / len(truth.steps)
-    assert kpis.tokens == sum(truth.tokens.values())
-    tokens_by_type = samples.by_label(
-        "aikpi_tokens_total",
-        "token_type",
-        {"cohort": cohort, **({"workflow": workflow} if workflow else {})},
+    assert samples.total("aikpi_policy_violations_total", sel) == truth.violations
+    assert kpis.value("acceptance_rate") == truth.rate("accepted", "edited")
+    assert kpis.value("clean_acceptance_rate") == truth.rate("accepted")
+    assert kpis.value("repair_rate") == truth.rate("edited")
+    assert kpis.value("escalation_rate") == truth.rate("escalated")
+    # a baseline has no AI output to override: its override rate is not shown
+    expected_override = truth.rate("overridden") if cohort == AI else None
+    assert kpis.value("override_rate") == expected_override
+    assert kpis.value("step_error_rate") == truth.errors / len(truth.steps)
+    assert kpis.value("completion_rate") == truth.statuses["completed"] / len(truth.runs)
+    assert kpis.value("reopen_rate") == truth.reopened / truth.statuses["completed"]
+    assert kpis.value("policy_violations_per_1000") == pytest.approx(
+        1000 * truth.violations / len(truth.steps), rel=1e-12
     )
+    tokens_by_type = samples.by_label("aikpi_tokens_total", "token_type", sel)
     assert {k: v for k, v in tokens_by_type.items() if v} == {
         k: float(v) for k, v in truth.tokens.items() if v
     }
-    assert kpis.token_cost_usd == pytest.approx(truth.cost, rel=1e-6, abs=1e-9)
-    assert kpis.human_seconds == pytest.approx(truth.human_seconds, rel=1e-9)
-    assert kpis.labor_cost_usd == pytest.approx(truth.labor_cost, rel=1e-9)
-    assert kpis.labor_rate == pytest.approx(truth.labor_rate, rel=1e-12)
+    assert kpis.value("token_cost") == pytest.approx(truth.cost, rel=1e-6, abs=1e-9)
+    # human time: once per step, whoever did the work
+    human = kpis.moments("human_time_per_step")
+    assert human.count == len(truth.human_times)
+    assert human.total == pytest.approx(truth.human_seconds, rel=1e-9)
+    assert human.squares == pytest.approx(sum(x * x for x in truth.human_times), rel=1e-9)
+    assert kpis.undecided_steps == len(truth.steps) - len(truth.human_times)
+    expected_adoption = truth.assisted / len(truth.steps) if cohort == AI else None
+    assert kpis.value("adoption_rate") == expected_adoption
     completed = truth.statuses["completed"]
     expected_cost_per_run = (truth.cost + truth.labor_cost) / completed
-    assert kpis.cost_per_completed == pytest.approx(expected_cost_per_run, rel=1e-6)
-    bad = sum(truth.outcomes[w] for w in ("overridden", "escalated", "rejected"))
-    bad += truth.errors + truth.violations
-    eligible = sum(truth.outcomes.values()) + truth.errors
-    assert kpis.sli_error_ratio == pytest.approx(min(1.0, bad / eligible), rel=1e-12)
+    assert kpis.value("cost_per_completed_run") == pytest.approx(expected_cost_per_run, rel=1e-6)
+    if cohort == AI:
+        bad = sum(truth.outcomes[w] for w in ("overridden", "escalated", "rejected"))
+        bad += truth.errors + truth.violations
+        eligible = sum(truth.outcomes.values()) + truth.errors
+        comparison, _ = _cohort(samples, workflow, cohort)
+        assert comparison.sli_error_ratio == pytest.approx(min(1.0, bad / eligible), rel=1e-12)
 
 
 @pytest.mark.parametrize("workflow", [*WORKFLOWS, None])
 @pytest.mark.parametrize("cohort", [AI, BASELINE])
 def test_histograms_and_quantiles_match_the_events(pilot, samples, workflow, cohort) -> None:
     truth = Truth(pilot.runs, workflow, cohort)
-    comparison = compare(samples, workflow)
-    kpis = comparison.ai if cohort == AI else comparison.baseline
-    assert kpis.step_time.bounds == DEFAULT_TIME_BUCKETS_SECONDS
-    assert_histogram(kpis.step_time, truth.step_times)
-    assert_histogram(kpis.workflow_time, truth.run_times)
-    assert_histogram(kpis.correction, truth.corrections)
+    _, kpis = _cohort(samples, workflow, cohort)
+    step_time = kpis.histogram(catalogue.STEP_DURATION)
+    assert step_time.bounds == DEFAULT_TIME_BUCKETS_SECONDS
+    assert_histogram(step_time, truth.step_times)
+    assert_histogram(kpis.histogram(catalogue.WORKFLOW_DURATION), truth.run_times)
+    assert_histogram(kpis.histogram(catalogue.CORRECTION), truth.corrections)
+    assert_histogram(kpis.histogram(catalogue.HUMAN), truth.human_times)
+    review = kpis.histogram(catalogue.REVIEW)
     if truth.reviews:
-        assert_histogram(kpis.review, truth.reviews)
+        assert_histogram(review, truth.reviews)
     else:
-        assert kpis.review.count == 0
+        assert review.count == 0
 
 
 @pytest.mark.parametrize("workflow", [*WORKFLOWS, None])
 def test_value_and_adoption_match_the_design_formulas(pilot, samples, workflow) -> None:
-    ai, base = Truth(pilot.runs, workflow, AI), Truth(pilot.runs, workflow, BASELINE)
-    comparison = compare(samples, workflow)
-    assert comparison.ai_share == len(ai.steps) / (len(ai.steps) + len(base.steps))
-    per_step_saved = base.human_seconds / len(base.steps) - ai.human_seconds / len(ai.steps)
-    expected_gain = per_step_saved * len(ai.steps) * ai.labor_rate / 3600 - ai.cost
+    comparison, _ = _cohort(samples, workflow, AI)
+    workflows = [workflow] if workflow else list(WORKFLOWS)
+    expected_gain = 0.0
+    for name in workflows:  # all workflows: the sum of each workflow's own gain
+        ai, base = Truth(pilot.runs, name, AI), Truth(pilot.runs, name, BASELINE)
+        saved = base.human_seconds / len(base.human_times) - ai.human_seconds / len(ai.human_times)
+        expected_gain += saved * ai.priced_steps - ai.cost
     assert comparison.net_gain_usd == pytest.approx(expected_gain, rel=1e-6)
-    assert comparison.acceptance_diff.estimate == pytest.approx(
+    ai, base = Truth(pilot.runs, workflow, AI), Truth(pilot.runs, workflow, BASELINE)
+    scorecard = build_scorecard(comparison, "test")
+    evidence = scorecard.evidence
+    assert evidence.acceptance_diff.estimate == pytest.approx(
         ai.rate("accepted", "edited") - base.rate("accepted", "edited"), rel=1e-12
     )
     mean_diff = sum(ai.run_times) / len(ai.run_times) - sum(base.run_times) / len(base.run_times)
-    assert comparison.cycle_time_diff.estimate == pytest.approx(mean_diff, rel=1e-9)
+    assert evidence.cycle_time_diff.estimate == pytest.approx(mean_diff, rel=1e-9)
 
 
 def test_scorecard_has_a_verdict_per_area_for_every_workflow(samples) -> None:
@@ -120,6 +140,7 @@ def test_scorecard_has_a_verdict_per_area_for_every_workflow(samples) -> None:
     assert [c.workflow for c in cards] == [*sorted(WORKFLOWS), "all workflows"]
     for card in cards:
         assert list(card.verdicts()) == list(AREAS)
+        assert any(row.kpi == "override rate" and row.verdict for row in card.rows)
         assert card.evidence is not None
         assert all(v.text for v in card.verdicts().values())
 
@@ -182,4 +203,8 @@ def test_per_step_times_of_a_multi_step_workflow(pilot, samples, cohort) -> None
             if s.name == times.step
         ]
         assert_histogram(times.ai if cohort == AI else times.baseline, truth)
-    assert compare(samples, "support-reply").steps == ()  # one step: no per-step rows
+    # support replies have two steps (an AI draft, a human send) and so per-step rows too
+    assert [t.step for t in compare(samples, "support-reply").steps] == [
+        "draft-reply",
+        "send-reply",
+    ]

@@ -17,9 +17,10 @@ import sys
 import time
 
 import pytest
-from aikpi_collector.report.kpis import AI, BASELINE, compare
+from aikpi_collector import catalogue
+from aikpi_collector.report.kpis import AI, BASELINE, CohortData
 from aikpi_collector.report.sources import read_prometheus
-from pilot_truth import WORKFLOWS, Truth
+from pilot_truth import WORKFLOWS, Truth, bucket_of
 from support.prometheus import running_prometheus
 
 UNITS = 160
@@ -85,32 +86,40 @@ def test_report_from_prometheus_matches_the_pilot(tmp_path) -> None:
 
     assert [len(r.steps) for r in second] == [len(r.steps) for r in first]
     overall = Truth(second, None, AI)
-    factor = compare(samples, None).ai.steps / len(overall.steps)
+    factor = CohortData(samples, AI).steps / len(overall.steps)
     assert 1.0 <= factor <= 1.6, factor  # increase() extrapolation, the same for all series
 
     for workflow in (*WORKFLOWS, None):
-        comparison = compare(samples, workflow)
+        sel = {"workflow": workflow} if workflow else {}
         for cohort in (AI, BASELINE):
             truth = Truth(second, workflow, cohort)
-            kpis = comparison.ai if cohort == AI else comparison.baseline
+            kpis = CohortData(samples, cohort, workflow)
+            where = {**sel, "cohort": cohort}
             assert kpis.steps == pytest.approx(len(truth.steps) * factor, rel=1e-9)
-            assert kpis.outcomes == pytest.approx(
+            outcomes = samples.by_label("aikpi_outcomes_total", "outcome", where)
+            assert outcomes == pytest.approx(
                 {w: n * factor for w, n in truth.outcomes.items()}, rel=1e-9
             )
-            assert kpis.violations == pytest.approx(truth.violations * factor, rel=1e-9)
-            assert kpis.acceptance_rate == pytest.approx(truth.rate("accepted", "edited"), rel=1e-9)
-            assert kpis.completion_rate == pytest.approx(
+            violations = samples.total("aikpi_policy_violations_total", where)
+            assert violations == pytest.approx(truth.violations * factor, rel=1e-9)
+            assert kpis.value("acceptance_rate") == pytest.approx(
+                truth.rate("accepted", "edited"), rel=1e-9
+            )
+            assert kpis.value("completion_rate") == pytest.approx(
                 truth.statuses["completed"] / len(truth.runs), rel=1e-9
             )
-            assert kpis.token_cost_usd == pytest.approx(truth.cost * factor, rel=1e-6)
-            hist = kpis.workflow_time
+            assert kpis.value("human_time_per_step") == pytest.approx(
+                truth.human_seconds / len(truth.human_times), rel=1e-9
+            )
+            assert kpis.value("token_cost") == pytest.approx(truth.cost * factor, rel=1e-6)
+            hist = kpis.histogram(catalogue.WORKFLOW_DURATION)
             assert hist.mean == pytest.approx(sum(truth.run_times) / len(truth.run_times), rel=1e-6)
             for bound, cumulative in zip(hist.bounds, hist.cumulative, strict=False):
                 expected = sum(1 for x in truth.run_times if x <= bound) * factor
                 assert cumulative == pytest.approx(expected, rel=1e-9, abs=1e-9)
             ordered = sorted(truth.run_times)
             for q in (0.5, 0.9):
-                low, high = hist.bucket_of(ordered[math.ceil(q * len(ordered)) - 1])
+                low, high = bucket_of(hist.bounds, ordered[math.ceil(q * len(ordered)) - 1])
                 assert low <= hist.quantile(q) <= high
 
     assert cli.returncode == 0, cli.stderr

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import aikpi
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -87,6 +89,58 @@ def workload() -> dict[str, Any]:
     return run()
 
 
+class InstrumentedHandler(BaseHTTPRequestHandler):
+    """An HTTP service as a web-framework OTel instrumentation runs it: the global propagator
+    extracts ``traceparent`` and ``baggage`` from every request, a server span is current
+    while the handler runs. The handler opens an aikpi step with a GenAI library span in it
+    and answers with the spans that request made."""
+
+    exporter: InMemorySpanExporter
+
+    def do_GET(self) -> None:
+        if self.path == "/quit":
+            self.server.done = True  # type: ignore[attr-defined]
+            self._answer([])
+            return
+        token = otel_context.attach(propagate.extract(self.headers))
+        try:
+            server = trace.get_tracer("http.server")
+            llm = trace.get_tracer("genai.instrumentation")
+            with (
+                server.start_as_current_span("GET /draft", kind=trace.SpanKind.SERVER),
+                aikpi.step("handle"),
+                llm.start_as_current_span("chat m") as chat,
+            ):
+                chat.set_attribute("gen_ai.usage.input_tokens", 3)
+        finally:
+            otel_context.detach(token)
+        spans = [span_json(s) for s in self.exporter.get_finished_spans()]
+        self.exporter.clear()
+        self._answer(spans)
+
+    def _answer(self, body: object) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: stderr is kept for aikpi's own log lines."""
+
+
+def serve(exporter: InMemorySpanExporter) -> None:
+    """Answer requests on a free loopback port (printed first) until ``GET /quit``."""
+    InstrumentedHandler.exporter = exporter
+    server = HTTPServer(("127.0.0.1", 0), InstrumentedHandler)
+    server.done = False  # type: ignore[attr-defined]
+    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    while not server.done:  # type: ignore[attr-defined]
+        server.handle_request()
+    server.server_close()
+
+
 def main(argv: list[str]) -> int:
     mode = argv[1]
     if mode == "outcome":
@@ -100,11 +154,26 @@ def main(argv: list[str]) -> int:
     elif mode == "continue":
         exporter = in_memory()
         headers = json.loads(argv[2])
-        with aikpi.continue_from(headers), aikpi.step("downstream") as s:
+        internal = argv[3:] == ["internal"]
+        with aikpi.continue_from(headers, internal=internal), aikpi.step("downstream") as s:
             with trace.get_tracer("http.client").start_as_current_span("library call"):
                 pass
             s.outcome("edited", correction_seconds=5)
         print(json.dumps([span_json(s) for s in exporter.get_finished_spans()]))
+    elif mode == "serve":
+        serve(in_memory())
+    elif mode == "step-otlp":
+        # OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT; the batch is flushed when the process exits
+        aikpi.configure(service_name="drafting")
+        refund = aikpi.workflow("refund", correlation_id="ORDER-5", team="billing")
+        with refund, aikpi.step("draft-refund") as s, s.llm_call("gpt-4o") as call:
+            call.record_usage(100, 20)
+            token = s.token()
+        print(json.dumps({"token": token}))
+    elif mode == "outcome-otlp":
+        aikpi.configure(service_name="review-ui")
+        aikpi.record_outcome(argv[2], argv[3], correction_seconds=float(argv[4]))
+        print(json.dumps({"recorded": True}))
     elif mode == "global":
         # configure() with no provider set: builds the OTLP/HTTP pipeline from OTEL_* env
         provider = aikpi.configure()

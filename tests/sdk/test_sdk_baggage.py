@@ -88,10 +88,10 @@ def test_inject_extract_continues_the_workflow(aikpi_spans):
     assert set(headers) == {"traceparent", "baggage"}
     assert f"{sender_ctx.trace_id:032x}" in headers["traceparent"]
 
-    # as a receiving service would: a clean context, then the headers
+    # as a receiving service would: a clean context, then the headers of an internal hop
     token = otel_context.attach(otel_context.Context())
     try:
-        with aikpi.continue_from(headers), aikpi.step("receive") as receiver:
+        with aikpi.continue_from(headers, internal=True), aikpi.step("receive") as receiver:
             assert receiver.correlation_id == "PR-42"
             assert aikpi.current_workflow() is None  # the run object lives upstream
     finally:
@@ -129,7 +129,7 @@ def test_switch_off_keeps_dimensions_out_of_outgoing_headers():
         assert stamped[semconv.CORRELATION_ID] == "SECRET-ISH"
 
         # upstream dimensions received while the switch is off are not passed on either
-        with aikpi.continue_from(explicit), aikpi.step("next") as nxt:
+        with aikpi.continue_from(explicit, internal=True), aikpi.step("next") as nxt:
             onward: dict[str, str] = {}
             propagate.inject(onward)
         assert nxt.correlation_id == "SECRET-ISH"
@@ -153,7 +153,7 @@ def test_switch_from_environment(monkeypatch):
 
 def test_received_bad_baggage_values_are_dropped_not_raised(aikpi_spans):
     headers = {"baggage": "aikpi.correlation_id=C-1,aikpi.cohort=treatment,aikpi.team=" + "x" * 300}
-    with aikpi.continue_from(headers), aikpi.step("tolerant") as s:
+    with aikpi.continue_from(headers, internal=True), aikpi.step("tolerant") as s:
         pass
     assert s.correlation_id == "C-1"
     attributes = aikpi_spans.one("step tolerant").attributes
@@ -166,7 +166,7 @@ def test_received_baggage_without_workflow_still_names_one(aikpi_spans):
     # received baggage that names none gets the same "none" as a step outside any workflow
     library = aikpi_spans.tracer("openai.instrumentation")
     with (
-        aikpi.continue_from({"baggage": "aikpi.correlation_id=C-2"}),
+        aikpi.continue_from({"baggage": "aikpi.correlation_id=C-2"}, internal=True),
         library.start_as_current_span("chat gpt-4o"),
     ):
         pass
@@ -178,7 +178,7 @@ def test_received_baggage_without_workflow_still_names_one(aikpi_spans):
 def test_a_bad_received_entry_is_warned_about_once_not_per_span(aikpi_spans, caplog):
     library = aikpi_spans.tracer("http.client")
     headers = {"baggage": "aikpi.correlation_id=C-3,aikpi.cohort=treatment"}
-    with aikpi.continue_from(headers):
+    with aikpi.continue_from(headers, internal=True):
         for _ in range(5):
             with library.start_as_current_span("GET"):
                 pass

@@ -115,8 +115,17 @@ def test_well_checksummed_but_wrong_shape_is_refused():
             aikpi.record_outcome(token, "accepted")
 
 
+def use_key(monkeypatch, key: str | None) -> None:
+    """Set or clear AIKPI_TOKEN_KEY as an application would: then (re)configure."""
+    if key is None:
+        monkeypatch.delenv("AIKPI_TOKEN_KEY", raising=False)
+    else:
+        monkeypatch.setenv("AIKPI_TOKEN_KEY", key)
+    aikpi.configure()
+
+
 def test_signed_tokens(aikpi_spans, monkeypatch):
-    monkeypatch.setenv("AIKPI_TOKEN_KEY", "k1-secret")
+    use_key(monkeypatch, "k1-secret")
     signed, _ = make_token("signed")
     assert signed.startswith("ak1h.")
     prefix, body, tag = signed.split(".")
@@ -125,15 +134,15 @@ def test_signed_tokens(aikpi_spans, monkeypatch):
     expected = hmac.new(b"k1-secret", f"{prefix}.{body}".encode(), hashlib.sha256).digest()
     assert base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)) == expected
 
-    monkeypatch.setenv("AIKPI_TOKEN_KEY", "another-key")
-    with pytest.raises(ValueError, match="signature does not match"):
+    use_key(monkeypatch, "another-key")
+    with pytest.raises(aikpi.TokenError, match="signature does not match"):
         aikpi.record_outcome(signed, "accepted")
-    monkeypatch.delenv("AIKPI_TOKEN_KEY")
-    with pytest.raises(ValueError, match="is signed; set AIKPI_TOKEN_KEY"):
+    use_key(monkeypatch, None)
+    with pytest.raises(aikpi.TokenError, match="is signed; set AIKPI_TOKEN_KEY"):
         aikpi.record_outcome(signed, "accepted")
     unsigned, _ = make_token("unsigned")
-    monkeypatch.setenv("AIKPI_TOKEN_KEY", "k1-secret")
-    with pytest.raises(ValueError, match="unsigned aikpi token refused"):
+    use_key(monkeypatch, "k1-secret")
+    with pytest.raises(aikpi.TokenError, match="unsigned aikpi token refused"):
         aikpi.record_outcome(unsigned, "accepted")
     aikpi.record_outcome(signed, "accepted")  # right key: accepted
     assert aikpi_spans.one("outcome signed").attributes["aikpi.outcome"] == "accepted"

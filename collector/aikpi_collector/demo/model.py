@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ("LABOR_RATES", "PILOT", "Dist", "StepModel", "WorkflowModel")
+__all__ = ("LABOR_RATES", "PILOT", "Dist", "StepModel", "WorkflowModel", "human_step")
 
 MIN = 60.0
 HOUR = 3600.0
@@ -51,6 +51,23 @@ class StepModel:
     """Share of AI outcomes decided later, in another process, via a step token."""
     baseline_correction: Dist | None = None
     """Repair time of edited human work (a reviewer's rework); defaults to ``correction``."""
+    ai: bool = True
+    """``False``: a person does this step in both cohorts (no model call, no decision to
+    record), so an AI-assisted run also costs human-only time."""
+
+
+def human_step(name: str, work: Dist) -> StepModel:
+    """A step nobody automates: it takes ``work`` in both cohorts."""
+    return StepModel(
+        name=name,
+        human_work=work,
+        ai_latency=work,
+        review=work,
+        correction=work,
+        ai_outcomes={},
+        baseline_outcomes={},
+        ai=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,7 @@ _SUPPORT = WorkflowModel(
             late_share=0.15,
             baseline_correction=Dist(6 * MIN, 0.6),
         ),
+        human_step("send-reply", Dist(2 * MIN, 0.5)),
     ),
     violation={"ai_assisted": 0.004, "baseline": 0.004},
     explicit_cost_share=0.1,
@@ -146,6 +164,7 @@ _REVIEW = WorkflowModel(
             output_tokens=Dist(900, 0.5),
             cache_read_share=0.6,
         ),
+        human_step("approve-merge", Dist(10 * MIN, 0.6)),
     ),
     reopen={"ai_assisted": 0.09, "baseline": 0.04},
     violation={"ai_assisted": 0.02, "baseline": 0.004},

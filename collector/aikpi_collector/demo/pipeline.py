@@ -7,6 +7,8 @@ the collector has counted every exported span, so a scorecard read right after i
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -64,6 +66,9 @@ class PilotSender:
                 schedule_delay_millis=200,
             )
         )
+        # a per-run key, as production would have one: step tokens are signed (and no
+        # unsigned-token warning), the late outcomes of this process verify them
+        os.environ.setdefault("AIKPI_TOKEN_KEY", secrets.token_hex(32))
         aikpi.configure(service_name=service_name, tracer_provider=self._provider)
 
     def send(

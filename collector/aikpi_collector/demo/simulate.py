@@ -114,6 +114,11 @@ def _step(
     violations = ()
     if rng.random() < wf.violation[cohort]:
         violations = (rng.choice(wf.policies),)
+    if not step.ai:  # a person does it in either cohort: no model call, no decision
+        work = _draw(rng, step.human_work)
+        return StepEvent(
+            step.name, start, start + work, False, None, None, None, False, (), violations
+        )
     if cohort == "baseline":
         work = _draw(rng, step.human_work)
         word = _pick(rng, step.baseline_outcomes)

@@ -132,7 +132,8 @@ class CohortData:
 
     @property
     def undecided_steps(self) -> float:
-        """Assisted steps whose outcome has not arrived: no human-time observation yet."""
+        """Steps without a human-time observation: assisted steps whose outcome has not
+        arrived (or never will: the step raised)."""
         observed = self.total(cat.Total(cat.HUMAN.count_name))
         return max(0.0, self.steps - observed)
 

@@ -42,7 +42,7 @@ def evidence_lines(card: Scorecard) -> list[str]:
         f"evidence: runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, steps {e.steps[0]:.0f} / "
         f"{e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / {e.outcomes[1]:.0f} "
         f"(AI-assisted / baseline; a verdict needs {e.min_samples} per cohort); "
-        f"{e.undecided:.0f} assisted steps await their outcome (no human time yet)",
+        f"{e.undecided:.0f} assisted steps without human time (undecided, or failed)",
         f"95 % CI of AI - baseline: cycle time {_interval(e.cycle_time_diff, Unit.SECONDS)}, "
         f"acceptance {_interval(e.acceptance_diff, Unit.RATIO)}",
     ]

@@ -72,7 +72,7 @@ class Evidence:
     steps: tuple[float, float]
     outcomes: tuple[float, float]
     undecided: float
-    """AI-cohort assisted steps still waiting for their outcome (no human time yet)."""
+    """AI-cohort assisted steps without a human-time observation: undecided, or failed."""
     cycle_time_diff: Interval | None
     acceptance_diff: Interval | None
     min_samples: int
@@ -217,7 +217,11 @@ def build_scorecard(
         _kpi_row(c, "cost_per_accepted_outcome"),
         _kpi_row(c, "adoption_rate", v.adoption_verdict(c, t)),
         Row(
-            "Adoption", "assisted steps awaiting an outcome", Unit.COUNT, c.ai.undecided_steps, None
+            "Adoption",
+            "assisted steps without human time (undecided or failed)",
+            Unit.COUNT,
+            c.ai.undecided_steps,
+            None,
         ),
         _kpi_row(c, "completion_rate"),
         _kpi_row(
