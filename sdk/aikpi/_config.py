@@ -186,6 +186,7 @@ def configure(
     propagate_baggage: bool | None = None,
     trust_inbound_baggage: bool | None = None,
     max_review_seconds: float | None = None,
+    token_key: str | None = None,
 ) -> TracerProvider:
     """Make aikpi emit through an OpenTelemetry SDK provider and return that provider.
 
@@ -209,6 +210,9 @@ def configure(
     ``max_review_seconds`` (or ``AIKPI_MAX_REVIEW_SECONDS``; default 30 days) bounds a review
     time derived from a token's step end time.
 
+    ``token_key`` is the shared key that signs tokens and baggage; without it, this call
+    reads ``AIKPI_TOKEN_KEY`` (prefer the environment: the key stays out of the code).
+
     Calling ``configure`` again is harmless: it returns the provider already in use (and
     applies the settings given).
     """
@@ -227,6 +231,8 @@ def configure(
         )
     if max_review_seconds is not None:
         max_review_seconds = check_max_review(max_review_seconds)
+    if token_key is not None and (not isinstance(token_key, str) or not token_key):
+        raise ValueError("token_key must be a non-empty string (or None: AIKPI_TOKEN_KEY)")
     with _lock:
         if propagate_baggage is not None:
             state.propagate_baggage = bool(propagate_baggage)
@@ -234,7 +240,7 @@ def configure(
             state.trust_inbound_baggage = trust_inbound_baggage
         if max_review_seconds is not None:
             state.max_review_seconds = max_review_seconds
-        state.token_key = key_from_env()
+        state.token_key = key_from_env() if token_key is None else token_key.encode("utf-8")
         if tracer_provider is None:
             if state.provider is not None:
                 if service_name is not None or endpoint is not None:

@@ -158,3 +158,20 @@ def test_same_step_twice_in_one_process_still_raises_at_once(aikpi_spans):
     with pytest.raises(ValueError, match="decided once"):
         aikpi.record_outcome(token, "edited")
     assert len(aikpi_spans.named("outcome once")) == 1
+
+
+def test_a_key_given_to_configure_signs_and_checks_tokens(aikpi_spans):
+    aikpi.configure(token_key="a-shared-key")
+    with aikpi.workflow("support", cohort="ai_assisted"), aikpi.step("draft") as step:
+        token = step.token()
+    assert token.startswith("ak1h."), token  # signed (HMAC), not merely checksummed
+    with pytest.raises(aikpi.TokenError):  # with a key, an unsigned token is refused
+        aikpi.record_outcome(checksummed(end_ns=time.time_ns()), "accepted")
+    aikpi.record_outcome(token, "accepted")
+    assert aikpi_spans.one("outcome draft").attributes[semconv.OUTCOME] == "accepted"
+
+
+@pytest.mark.parametrize("bad", ["", b"bytes", 42])
+def test_a_bad_token_key_is_refused(bad):
+    with pytest.raises(ValueError, match="token_key"):
+        aikpi.configure(token_key=bad)

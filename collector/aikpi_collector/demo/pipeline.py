@@ -66,10 +66,10 @@ class PilotSender:
                 schedule_delay_millis=200,
             )
         )
-        # a per-run key, as production would have one: step tokens are signed (and no
-        # unsigned-token warning), the late outcomes of this process verify them
-        os.environ.setdefault("AIKPI_TOKEN_KEY", secrets.token_hex(32))
-        aikpi.configure(service_name=service_name, tracer_provider=self._provider)
+        # a key, as production has one: step tokens are signed (so no unsigned-token
+        # warning) and the late outcomes of this process verify them
+        key = os.environ.get("AIKPI_TOKEN_KEY") or secrets.token_hex(32)
+        aikpi.configure(service_name=service_name, tracer_provider=self._provider, token_key=key)
 
     def send(
         self, runs: list[RunEvent], progress: Callable[[RunEvent], None] | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aikpi_collector.plan import Period
     from aikpi_collector.report.scorecard import Scorecard
     from aikpi_collector.slo.spec import SLOSpec
 
@@ -51,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--window",
-        default="28d",
-        help="Prometheus range for increase(), e.g. 28d, 7d (default 28d)",
+        help="Prometheus range for increase(), e.g. 28d, 7d (default 28d, or with --plan the "
+        "plan's pilot_period up to now)",
     )
     parser.add_argument(
         "--at",
@@ -81,6 +82,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--headlines", action="store_true", help="table: only each area's headline row"
     )
+    parser.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="a pilot plan (e.g. grafana/pilot-plan.yaml): judge its criteria per workflow, "
+        "net of the pilot's total cost of ownership",
+    )
+
+
+def pilot_window(period: Period, at: float | None) -> tuple[str, float]:
+    """The Prometheus window of a pilot period: from its first day's midnight (UTC) to the
+    end of its last day, or to ``at`` (default: now) while the pilot is running."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    from datetime import time as day_start
+
+    from aikpi_collector.report.sources import SourceError
+
+    start = datetime.combine(period.start, day_start(), UTC).timestamp()
+    end = datetime.combine(period.end + timedelta(days=1), day_start(), UTC).timestamp()
+    at = min(end, time.time() if at is None else at)
+    if at <= start:
+        raise SourceError(f"the pilot period {period} has not started yet")
+    return f"{int(at - start)}s", at
 
 
 def _fail(message: str) -> int:
@@ -107,12 +131,23 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.min_samples < 1:
         return _fail(f"--min-samples must be >= 1, got {args.min_samples}")
+    plan = None
+    if args.plan:
+        from aikpi_collector.plan import PlanError, load_plan
+
+        try:
+            plan = load_plan(args.plan)
+        except PlanError as exc:
+            return _fail(str(exc))
     seconds = None
     try:
         if args.prometheus:
-            samples = read_prometheus(args.prometheus, args.window, args.at)
-            window = f"last {args.window}"
-            seconds = window_seconds(args.window)
+            window_text, at = args.window or "28d", args.at
+            if plan is not None and args.window is None:
+                window_text, at = pilot_window(plan.pilot_period, args.at)
+            samples = read_prometheus(args.prometheus, window_text, at)
+            window = f"last {window_text}"
+            seconds = window_seconds(window_text)
         else:
             samples = read_metrics_url(args.metrics)
             window = "since collector start"
@@ -123,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             thresholds=Thresholds(min_samples=args.min_samples),
             spec=spec,
             window_seconds=seconds,
+            plan=plan,
         )
     except (SourceError, NoDataError, NoBaselineError) as exc:
         return _fail(str(exc))

@@ -54,6 +54,58 @@ def evidence_lines(card: Scorecard) -> list[str]:
     return lines
 
 
+def _effect(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:+.1f} {'pp' if unit == 'pp' else '%'}"
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def plan_lines(card: Scorecard) -> list[str]:
+    """The pilot plan's verdict, one line per criterion, then the pilot's costs."""
+    verdict = card.extra.get("plan")
+    if verdict is None:
+        return []
+    data = verdict.to_dict()
+    interim = (
+        " (interim: always-valid intervals until the planned samples)" if data["interim"] else ""
+    )
+    lines = [f"pilot plan {data['name']}: {data['verdict'].upper()}{interim}"]
+    for item in data["criteria"]:
+        limit = item.get("target", item.get("margin"))
+        label = "target" if "target" in item else "margin"
+        ci = item["ci"]
+        ci_text = (
+            ""
+            if ci is None
+            else f" [{_effect(ci[0], item['unit'])}, {_effect(ci[1], item['unit'])}]"
+        )
+        have = item["have_per_cohort"]
+        needed = item["needed_per_cohort"]
+        lines.append(
+            f"  {item['status']:<12} {item['role']:<9} {item['kpi']}: "
+            f"{_effect(item['estimate'], item['unit'])}{ci_text}, {label} "
+            f"{_effect(limit, item['unit'])}; samples {have['ai_assisted']:.0f} / "
+            f"{have['baseline']:.0f} of {needed if needed is not None else '?'} needed "
+            f"per cohort"
+        )
+    costs = data.get("costs")
+    if costs:
+        ci = costs.get("net_gain_ci")
+        ci_text = "" if not ci else f" [{_usd(ci[0])}, {_usd(ci[1])}]"
+        payback = costs.get("payback_days")
+        lines.append(
+            f"  costs over {costs['days']} days: TCO {_usd(costs['tco_usd'])}, tokens "
+            f"{_usd(costs['token_cost_usd'])}, gross gain {_usd(costs['gross_gain_usd'])}, "
+            f"net gain {_usd(costs['net_gain_usd'])}{ci_text}; payback "
+            + ("none at this pace" if payback is None else f"{payback} days")
+        )
+    return lines
+
+
 def evidence_text(card: Scorecard) -> str:
     """The evidence as one line (Markdown)."""
     return "; ".join(evidence_lines(card))
@@ -103,6 +155,8 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
         console.print(table)
         for line in evidence_lines(card):
             console.print(f"[dim]{line}[/]", highlight=False)
+        for line in plan_lines(card):
+            console.print(line, highlight=False, markup=False)
         console.print()
 
 
@@ -142,14 +196,15 @@ def to_json(cards: list[Scorecard]) -> str:
                 "undecided_steps": e.undecided,
                 "pooled": e.pooled,
             }
-        out.append(
-            {
-                "workflow": card.workflow,
-                "window": card.window,
-                "rows": [_row_json(r) for r in card.rows],
-                "evidence": evidence,
-            }
-        )
+        entry: dict[str, Any] = {
+            "workflow": card.workflow,
+            "window": card.window,
+            "rows": [_row_json(r) for r in card.rows],
+            "evidence": evidence,
+        }
+        if "plan" in card.extra:
+            entry["plan"] = card.extra["plan"].to_dict()
+        out.append(entry)
     return json.dumps({"scorecards": out}, indent=2)
 
 
@@ -185,4 +240,7 @@ def to_markdown(cards: list[Scorecard]) -> str:
             ]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         lines += ["", f"_{evidence_text(card)}_", ""]
+        plan = plan_lines(card)
+        if plan:
+            lines += [f"**{plan[0]}**", "", *(f"- {line.strip()}" for line in plan[1:]), ""]
     return "\n".join(lines)
