@@ -25,9 +25,13 @@ __all__ = ("encodable", "escape_label_value", "write_counter", "write_histogram"
 
 
 def encodable(value: str) -> str:
-    """``value``, with any code point UTF-8 cannot encode (a lone surrogate) written as its
-    Python escape (``\\ud800``), so that no stored value can make a scrape fail and distinct
-    values stay distinct. Values that encode are returned as they are."""
+    """``value``, with what no scraper can read written as its Python escape, so that no
+    stored value can make a scrape fail and distinct values stay distinct: a code point
+    UTF-8 cannot encode (a lone surrogate, ``\\ud800``), and NUL (``\\x00``: valid UTF-8,
+    but Prometheus's parser refuses the whole scrape). Other values are returned as they are.
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
     if value.isascii():
         return value
     try:

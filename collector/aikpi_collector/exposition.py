@@ -95,9 +95,25 @@ def _sanitized(metric: Metric) -> Metric:
     return copy
 
 
+def _unreadable(metrics: list[Metric]) -> bool:
+    """Whether a label or exemplar value holds a NUL, which encoders write as it is and
+    Prometheus's parser refuses (the whole scrape fails)."""
+    for metric in metrics:
+        for sample in metric.samples:
+            if any("\x00" in value for value in sample.labels.values()):
+                return True
+            exemplar = sample.exemplar
+            if exemplar is not None and any("\x00" in v for v in exemplar.labels.values()):
+                return True
+    return False
+
+
 def _encode(encoder: Callable[..., bytes], metrics: list[Metric]) -> bytes:
     """``encoder`` over ``metrics``; if a stored value cannot be written (a label that is not
-    valid UTF-8, say), over sanitized copies instead, so that no value can fail a scrape."""
+    valid UTF-8, say) or read back (a NUL), over sanitized copies instead, so that no value
+    can fail a scrape."""
+    if _unreadable(metrics):
+        return encoder(_Metrics([_sanitized(metric) for metric in metrics]))
     try:
         return encoder(_Metrics(metrics))
     except (UnicodeEncodeError, ValueError, OverflowError) as exc:
@@ -115,12 +131,15 @@ def render_metrics(registry: CollectorRegistry, accept_header: str | None) -> tu
     openmetrics = _openmetrics_or_text(encoder)
     if openmetrics is None:
         try:
-            return encoder(registry), content_type
+            body = encoder(registry)
         except (UnicodeEncodeError, ValueError, OverflowError) as exc:
             # prometheus_client could not write a stored value in the escaping asked for;
             # answer in the Prometheus text format, which every scraper accepts
             logger.warning("exposition: %s; answering in the text format instead", exc)
             return render_metrics(registry, None)
+        if b"\x00" in body:  # a value no scraper reads back: the sanitizing writer instead
+            return render_metrics(registry, None)
+        return body, content_type
     token = RAW_FAMILIES.set(True)
     try:
         collected = list(registry.collect())

@@ -2,7 +2,8 @@
 self-metric say so (issue 9, defence in depth behind the engine's own checks).
 
 Bad values are forced into the store directly, the way a bug upstream of the writer would
-leave them: label values and correlation ids with lone surrogates (not encodable as UTF-8),
+leave them: label values and correlation ids with lone surrogates (not encodable as UTF-8)
+or a NUL character (valid UTF-8 that Prometheus's parser refuses: the whole scrape fails),
 an exemplar timestamp too large for a float.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,10 +24,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 from support.binaries import require_binary
+from support.prometheus import running_prometheus
 
 TRACE = bytes(range(16))
 BAD_CONTEXT = (TRACE, "INC-\ud800", 10**400)
 """An exemplar context no float or UTF-8 encoder can take: lone surrogate, 10**400 ns."""
+NUL_CONTEXT = (TRACE, "INC-\x00", 1_700_000_000_000_000_000)
 
 
 def _poison(engine: KpiEngine) -> None:
@@ -34,7 +38,9 @@ def _poison(engine: KpiEngine) -> None:
     metrics.steps.handle((*key, "ok")).inc(1.0, BAD_CONTEXT)
     metrics.step_duration.handle(key).observe(2.0, BAD_CONTEXT)
     metrics.steps.handle(("wf-\ud801", "step", "baseline", "none", "ok")).inc(1.0, None)
+    metrics.steps.handle(("wf-\x00", "step", "baseline", "none", "ok")).inc(1.0, NUL_CONTEXT)
     engine.self_metrics.unpriced_spans.labels(model="model-\udbff").inc()
+    engine.self_metrics.unpriced_spans.labels(model="model-\x00").inc()
 
 
 def _promtool(body: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -67,8 +73,11 @@ def test_values_that_cannot_be_encoded_never_break_a_scrape() -> None:
         for (name, labels), value in samples.items()
         if name == "aikpi_steps_total"
     }
-    assert steps == {"wf-\\ud800": 1.0, "wf-\\ud801": 1.0}
-    assert samples[("aikpi_collector_unpriced_spans_total", (("model", "model-\\udbff"),))] == 1
+    assert steps == {"wf-\\ud800": 1.0, "wf-\\ud801": 1.0, "wf-\\x00": 1.0}
+    unpriced = "aikpi_collector_unpriced_spans_total"
+    assert samples[(unpriced, (("model", "model-\\udbff"),))] == 1
+    assert samples[(unpriced, (("model", "model-\\x00"),))] == 1
+    assert b"\x00" not in text and b"\x00" not in openmetrics
 
     exemplars = [
         sample.exemplar
@@ -77,9 +86,29 @@ def test_values_that_cannot_be_encoded_never_break_a_scrape() -> None:
         if sample.exemplar is not None
     ]
     assert exemplars, "the exemplars are kept"
-    for exemplar in exemplars:
-        assert exemplar.labels["correlation_id"] == "INC-\\ud800"
-        assert exemplar.timestamp is None  # a timestamp no float can hold is left out
+    by_id = {exemplar.labels["correlation_id"]: exemplar for exemplar in exemplars}
+    assert set(by_id) == {"INC-\\ud800", "INC-\\x00"}
+    assert by_id["INC-\\ud800"].timestamp is None  # a timestamp no float can hold is left out
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/plain; version=1.0.0; escaping=dots",
+        "application/openmetrics-text; version=1.0.0; escaping=values",
+    ],
+)
+def test_escapings_written_by_prometheus_client_alone_fall_back_to_the_text_format(
+    accept: str,
+) -> None:
+    registry = CollectorRegistry()
+    engine = KpiEngine(CollectorConfig(), registry)
+    _poison(engine)
+    body, content_type = render_metrics(registry, accept)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert b"\x00" not in body
+    checked = _promtool(body)
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
 
 
 class _Broken:
@@ -136,3 +165,29 @@ def test_poisoned_store_scrapes_over_http(accept: str | None) -> None:
     assert response.status_code == 200
     assert "wf-\\\\ud800" in response.text
     assert ready.status_code == 200
+
+
+def test_a_real_prometheus_scrapes_the_poisoned_store(tmp_path: Path) -> None:
+    """Prometheus's own parser (OpenMetrics, which it asks for) reads every line: a NUL in a
+    label value used to make it refuse the whole scrape (``up == 0``)."""
+    server = CollectorServer(
+        load_config(otlp_http_port=0, otlp_grpc_port=0, metrics_port=0, log_level="ERROR")
+    )
+    server.start()
+    try:
+        _poison(server.engine)
+        with running_prometheus(tmp_path, targets=[f"127.0.0.1:{server.metrics_port}"]) as prom:
+
+            def scraped() -> dict | None:
+                targets = prom.api("targets")["activeTargets"]
+                return targets[0] if targets and targets[0]["health"] != "unknown" else None
+
+            target = prom.wait_for(scraped)
+            assert target["health"] == "up", target["lastError"]
+            workflows = prom.wait_for(
+                lambda: prom.values('count by (workflow) (aikpi_steps_total{job="aikpi"})')
+            )
+    finally:
+        server.stop(grace=1)
+    names = {dict(labels)["workflow"] for labels in workflows}
+    assert names == {"wf-\\ud800", "wf-\\ud801", "wf-\\x00"}
