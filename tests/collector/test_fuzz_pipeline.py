@@ -484,3 +484,46 @@ def test_empty_requests_count_nothing_and_expose_cleanly(body: bytes) -> None:
     result = engine.process_batch(decode(body), "http_protobuf")
     assert (result.accepted, result.rejected, result.duplicates) == (0, 0, 0)
     _check_exposition(registry)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="engine-side, found by this fuzz test and left to the engine's owner: the engine "
+    "stores label values holding NUL (valid UTF-8, but Prometheus's parser refuses a scrape "
+    "on it); the /metrics writer escapes it (defence in depth), so the span is counted under "
+    "the escaped value instead of being refused in partial_success like a lone surrogate",
+)
+def test_engine_refuses_a_nul_in_a_label_value() -> None:
+    engine = KpiEngine(CollectorConfig(), CollectorRegistry())
+    body = json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "0af7651916cd43dd8448eb211c80319c",
+                                    "spanId": "b7ad6b7169203331",
+                                    "name": "step",
+                                    "startTimeUnixNano": str(NOW_NS),
+                                    "endTimeUnixNano": str(NOW_NS + 10**9),
+                                    "attributes": [
+                                        {"key": k, "value": {"stringValue": v}}
+                                        for k, v in (
+                                            (semconv.SPAN_TYPE, "step"),
+                                            (semconv.WORKFLOW_NAME, "pay\x00roll"),
+                                            (semconv.STEP_NAME, "draft"),
+                                            (semconv.COHORT, "baseline"),
+                                        )
+                                    ],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    ).encode()
+    result = engine.process_batch(decode_json(body), "http_json")
+    assert result.rejected == 1
