@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-bench
-DEMO_ARGS ?=
+DEMO_ARGS ?= --plan grafana/pilot-plan.yaml
 
 .PHONY: install system-deps test pytest lint format demo bench bench-sdk bench-collector rules \
 	dashboards stack clean
@@ -14,7 +14,7 @@ DEMO_ARGS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[collector,report,dev]'
+	$(BIN)/pip install -q -e '.[collector,report,dev,interop]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,7 +3,12 @@
 Python instead of hand-edited JSON so that every panel gets the same datasource variable,
 filters and legend, ids and grid positions never collide, and a test can prove the checked-in
 JSON is what this file builds (``tests/grafana/test_dashboards.py``). Edit this file, then run
-``python grafana/build_dashboards.py`` and commit ``grafana/dashboards/*.json``.
+``make dashboards`` and commit ``grafana/dashboards/*.json``.
+
+The scorecard is read from the one catalogue (``collector/aikpi_collector/catalogue.py``):
+its rows are the KPI areas, and each KPI panel's title, unit, description, direction,
+recording rule and counter-metrics are the catalogue's, so a renamed or redefined KPI
+changes the board with the rules (``make rules``) instead of silently breaking it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ("build_all", "main")
+from aikpi_collector import catalogue as cat
+
+__all__ = ("build_all", "headlines", "main", "mean_kpi_of", "quantile_record", "scorecard_rows")
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 F_WF = 'workflow=~"$workflow"'
@@ -201,324 +208,300 @@ def _dashboard(
     }
 
 
-def _by_cohort_rule(record: str, legend_extra: str = "") -> Target:
-    return Target(f"{record}{{{F_WF}}}", "{{workflow}} {{cohort}}" + legend_extra)
+# --- the scorecard: every panel read from the catalogue ------------------------------------
+
+UNITS: dict[cat.Unit, str] = {
+    cat.Unit.SECONDS: "s",
+    cat.Unit.RATIO: "percentunit",
+    cat.Unit.USD: "currencyUSD",
+    cat.Unit.PER_1000: "short",
+    cat.Unit.COUNT: "short",
+    cat.Unit.HOURS: "h",
+}
+"""Grafana unit of each catalogue unit."""
+
+THRESHOLDS: dict[str, tuple[tuple[float | None, str], ...]] = {
+    "reopen_rate": ((None, "green"), (0.05, "orange"), (0.1, "red")),
+    "repair_rate": ((None, "green"), (0.3, "orange"), (0.5, "red")),
+    "policy_violations_per_1000": ((None, "green"), (1, "orange"), (5, "red")),
+}
+"""Colour steps of the KPIs whose tolerable range is not their unit's default."""
+
+AREAS: tuple[str, ...] = tuple(dict.fromkeys(kpi.area for kpi in cat.KPIS))
+"""Scorecard areas, one board row each, in catalogue order."""
+VALUE_AREA = cat.kpi("human_time_per_step").area
+"""The row that also shows the workflow-level values (net gain, hours saved): the area of the
+KPI they are computed from."""
+_VARIABLES = ("workflow", "step", "team")
+"""Template variables that filter raw metric queries by their label of the same name."""
 
 
-def _quantiles(metric: str, filters: str, exemplar: bool = True) -> list[Target]:
-    return [
-        Target(
-            f"histogram_quantile({q}, sum by (cohort, le) "
-            f"(rate({metric}_bucket{{{filters}}}[$__rate_interval])))",
-            f"{{{{cohort}}}} p{int(q * 100)}",
-            exemplar=exemplar,
-        )
-        for q in (0.5, 0.9)
+def headlines() -> tuple[str, ...]:
+    """KPIs shown as a stat at the start of their row: each area's first KPI (the one the
+    report gives its verdict on) and the override rate, the outcome the product exists to
+    measure (issue 8: a headline, AI cohort only)."""
+    first: dict[str, str] = {}
+    for kpi in cat.KPIS:
+        first.setdefault(kpi.area, kpi.name)
+    return (*first.values(), cat.kpi("override_rate").name)
+
+
+def quantile_record(metric: cat.Metric, q: float) -> str:
+    """The recording rule of a :data:`catalogue.QUANTILES` quantile (``make rules``)."""
+    return f"workflow_cohort:{metric.name}:p{q * 100:.0f}_rate1h"
+
+
+def mean_kpi_of(metric: cat.Metric) -> cat.Kpi:
+    """The MEAN KPI that averages ``metric``'s observations: its area places the quantile
+    panel, its title names it."""
+    (kpi,) = [k for k in cat.KPIS if cat.Total(metric.sum_name) in k.numerator]
+    return kpi
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _filters(metric: cat.Metric) -> str:
+    """The board's variables that apply to ``metric``'s labels, as matchers."""
+    return ", ".join(f'{label}=~"${label}"' for label in metric.labels if label in _VARIABLES)
+
+
+def _default_thresholds(kpi: cat.Kpi) -> tuple[tuple[float | None, str], ...]:
+    if kpi.unit is cat.Unit.RATIO:
+        return GOOD_LOW if kpi.better is cat.Better.LOWER else GOOD_HIGH
+    return ((None, "green"),)
+
+
+def _kpi_title(kpi: cat.Kpi) -> str:
+    # a TOTAL's record is its rate per second; the board shows it per hour
+    return (
+        f"{_capital(kpi.title)}, per hour" if kpi.kind is cat.KpiKind.TOTAL else _capital(kpi.title)
+    )
+
+
+def _kpi_panel(kpi: cat.Kpi, *, headline: bool = False, counter_of: tuple[str, ...] = ()) -> Panel:
+    """One KPI by workflow and cohort from its recording rule; ``counter_of`` names the KPIs
+    of the row it guards when it belongs to another area."""
+    expr = f"{kpi.record}{{{F_WF}}}"
+    source = kpi.record
+    if kpi.kind is cat.KpiKind.TOTAL:
+        expr, source = f"3600 * {expr}", f"3600 x {kpi.record}"
+    text = [f"{_capital(kpi.description)}, over the last hour ({source})."]
+    if counter_of:
+        text.insert(0, f"Counter-metric of {', '.join(counter_of)}.")
+    text.append(f"{_capital(kpi.better.value)} is better.")
+    if kpi.ai_only:
+        text.append("AI-assisted cohort only.")
+    if kpi.counter_metrics:
+        names = ", ".join(cat.kpi(name).title for name in kpi.counter_metrics)
+        text.append(f"Counter-metrics: {names}.")
+    title = _kpi_title(kpi)
+    return Panel(
+        f"{title} (counter-metric)" if counter_of else title,
+        [Target(expr, "{{workflow}} {{cohort}}")],
+        unit=UNITS[kpi.unit],
+        kind="stat" if headline else "timeseries",
+        width=6,
+        thresholds=THRESHOLDS.get(kpi.name) or _default_thresholds(kpi),
+        description=" ".join(text),
+    )
+
+
+def _quantile_panel(metric: cat.Metric, quantiles: tuple[float, ...]) -> Panel:
+    """Recorded quantiles by workflow and cohort, plus the top quantile of the steps and teams
+    selected above with its exemplars (dots linking to the trace)."""
+    records = [quantile_record(metric, q) for q in quantiles]
+    targets = [
+        Target(f"{record}{{{F_WF}}}", f"{{{{workflow}}}} {{{{cohort}}}} p{q * 100:.0f}")
+        for record, q in zip(records, quantiles, strict=True)
     ]
+    top = max(quantiles)
+    targets.append(
+        Target(
+            f"histogram_quantile({top}, sum by (cohort, le) "
+            f"(rate({metric.name}_bucket{{{_filters(metric)}}}[$__rate_interval])))",
+            f"{{{{cohort}}}} p{top * 100:.0f} of the selection",
+            exemplar=True,
+        )
+    )
+    names = " / ".join(f"p{q * 100:.0f}" for q in quantiles)
+    return Panel(
+        f"{_capital(mean_kpi_of(metric).title.split(',')[0])} {names}",
+        targets,
+        unit="s",
+        width=12,
+        description=f"{metric.help} Lines: {', '.join(records)} (last hour); "
+        f"p{top * 100:.0f} of the selected steps and teams with exemplars (trace id, "
+        "correlation id) linking to the trace.",
+    )
+
+
+def _value_panel(value: cat.Value) -> Panel:
+    """A workflow-level value per day, at the last hour's pace."""
+    return Panel(
+        f"{_capital(value.title)} per day",
+        [Target(f"24 * {value.record}{{{F_WF}}}", "{{workflow}}")],
+        kind="stat",
+        unit=UNITS[value.unit],
+        width=6,
+        thresholds=((None, "red"), (0, "green")),
+        description=f"{_capital(value.description)}, at the last hour's pace, per day "
+        f"(24 x {value.record}). No value for a workflow without both cohorts.",
+    )
+
+
+def _extras(area: str) -> list[Panel]:
+    """Panels of raw catalogue metrics that the recorded KPIs of ``area`` do not show."""
+    model = f'{F_ALL}, model=~"$model"'
+    if area == "Rework":
+        return [
+            Panel(
+                "Correction hours per day",
+                [
+                    Target(
+                        f"24 * sum by (workflow, cohort) "
+                        f"(rate({cat.CORRECTION.sum_name}{{{F_ALL}}}[1h]))",
+                        "{{workflow}} {{cohort}}",
+                    )
+                ],
+                unit="h",
+                width=6,
+                description="Total human correction time at the last hour's pace, of the "
+                "selected steps and teams.",
+            )
+        ]
+    if area == "Cost":
+        return [
+            Panel(
+                "Token cost per hour by model",
+                [
+                    Target(
+                        f"3600 * sum by (cohort, model) "
+                        f"(rate({cat.COST.name}{{{model}}}[$__rate_interval]))",
+                        "{{cohort}} {{model}}",
+                    )
+                ],
+                unit="currencyUSD",
+                width=6,
+                description=cat.COST.help,
+            ),
+            Panel(
+                "Tokens per hour by type",
+                [
+                    Target(
+                        f"3600 * sum by (cohort, token_type) "
+                        f"(rate({cat.TOKENS.name}{{{model}}}[$__rate_interval]))",
+                        "{{cohort}} {{token_type}}",
+                    )
+                ],
+                width=6,
+                description=cat.TOKENS.help,
+            ),
+        ]
+    if area == "Adoption":
+        ai = f'cohort="{cat.AI}", {F_ALL}'
+        steps = f"sum by (workflow, cohort) (increase({cat.STEPS.name}{{{ai}}}[$__range]))"
+        observed = f"sum by (workflow, cohort) (increase({cat.HUMAN.count_name}{{{ai}}}[$__range]))"
+        return [
+            Panel(
+                "Assisted steps awaiting an outcome (time range)",
+                [
+                    Target(
+                        f"clamp_min({steps} - {observed} or {steps}, 0)",
+                        "{{workflow}} {{cohort}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                width=6,
+                thresholds=((None, "green"), (1, "orange")),
+                description="AI-cohort steps without a human-time observation yet: assisted "
+                "steps whose outcome has not arrived (human time per step leaves them out "
+                f"until it does). Steps - {cat.HUMAN.count_name} over the time range.",
+            )
+        ]
+    if area == "Governance":
+        return [
+            Panel(
+                "Violations by policy (time range)",
+                [
+                    Target(
+                        f"sum by (cohort, policy) "
+                        f"(increase({cat.POLICY_VIOLATIONS.name}{{{F_ALL}}}[$__range]))",
+                        "{{cohort}} {{policy}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                width=6,
+                thresholds=((None, "green"), (1, "orange"), (10, "red")),
+                description="Which policies are violated, over the dashboard time range.",
+            )
+        ]
+    return []
+
+
+def _error_budget_counter() -> Panel:
+    return Panel(
+        "Error budget remaining (counter-metric)",
+        [Target(f"slo:period_error_budget_remaining:ratio{{{F_WF}}}", "{{workflow}}")],
+        kind="stat",
+        unit="percentunit",
+        width=6,
+        thresholds=((None, "red"), (0.25, "orange"), (0.5, "green")),
+        description="Value claimed while the AI-outcome SLO burns is not value.",
+    )
+
+
+def scorecard_rows() -> list[Row]:
+    """One row per catalogue area: its headline stats (and the values, in the Value row),
+    its other KPIs, its quantiles, raw panels, then the counter-metrics from other areas."""
+    heads = headlines()
+    rows = []
+    for area in AREAS:
+        kpis = [kpi for kpi in cat.KPIS if kpi.area == area]
+        own = {kpi.name for kpi in kpis}
+        panels = [_kpi_panel(kpi, headline=True) for kpi in kpis if kpi.name in heads]
+        if area == VALUE_AREA:
+            panels += [_value_panel(value) for value in cat.VALUES]
+        panels += [_kpi_panel(kpi) for kpi in kpis if kpi.name not in heads]
+        panels += [_quantile_panel(m, qs) for m, qs in cat.QUANTILES if mean_kpi_of(m).area == area]
+        panels += _extras(area)
+        guarded = dict.fromkeys(n for kpi in kpis for n in kpi.counter_metrics if n not in own)
+        for name in guarded:
+            of = tuple(kpi.title for kpi in kpis if name in kpi.counter_metrics)
+            panels.append(_kpi_panel(cat.kpi(name), counter_of=of))
+        if area == VALUE_AREA:
+            panels.append(_error_budget_counter())
+        rows.append(Row(area, panels))
+    return rows
 
 
 def scorecard() -> dict[str, Any]:
     """AI pilot scorecard: one row per area, AI-assisted beside baseline, each KPI paired."""
-    rows = [
-        Row(
-            "Speed",
-            [
-                Panel(
-                    "Step cycle time p50 / p90",
-                    _quantiles("aikpi_step_duration_seconds", F_ALL),
-                    unit="s",
-                    description="KPI. Step span duration by cohort; dots are exemplars "
-                    "(trace id, correlation id) linking to the trace.",
-                ),
-                Panel(
-                    "Workflow cycle time p50 / p90",
-                    _quantiles(
-                        "aikpi_workflow_duration_seconds", 'workflow=~"$workflow", team=~"$team"'
-                    ),
-                    unit="s",
-                    description="KPI. Whole workflow runs, by cohort (exemplars link to traces).",
-                ),
-                Panel(
-                    "Reopen rate (counter-metric)",
-                    [_by_cohort_rule("workflow_cohort:aikpi_reopen:ratio_rate1h")],
-                    unit="percentunit",
-                    width=4,
-                    thresholds=((None, "green"), (0.05, "orange"), (0.1, "red")),
-                    description="Reopened / completed workflows over 1h: fast closure that "
-                    "reopens is not speed.",
-                ),
-                Panel(
-                    "Correction time p90 (counter-metric)",
-                    [_by_cohort_rule("workflow_cohort:aikpi_correction_seconds:p90_rate1h")],
-                    unit="s",
-                    width=4,
-                    description="Human repair time hidden behind a fast step.",
-                ),
-            ],
-        ),
-        Row(
-            "Quality",
-            [
-                Panel(
-                    "Override rate",
-                    [_by_cohort_rule("workflow_cohort:aikpi_override:ratio_rate1h")],
-                    unit="percentunit",
-                    width=6,
-                    thresholds=GOOD_LOW,
-                    description="KPI. Outcomes discarded and redone by a human, over 1h.",
-                ),
-                Panel(
-                    "Repair (edit) rate",
-                    [_by_cohort_rule("workflow_cohort:aikpi_repair:ratio_rate1h")],
-                    unit="percentunit",
-                    width=6,
-                    thresholds=((None, "green"), (0.3, "orange"), (0.5, "red")),
-                    description="KPI. Outcomes used after human repair.",
-                ),
-                Panel(
-                    "Escalation and step error rate",
-                    [
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_escalation:ratio_rate1h", " escalated"
-                        ),
-                        _by_cohort_rule("workflow_cohort:aikpi_step_error:ratio_rate1h", " errors"),
-                    ],
-                    unit="percentunit",
-                    width=6,
-                    thresholds=GOOD_LOW,
-                    description="KPI. Escalated outcomes (share of outcomes) and failed steps "
-                    "(share of steps).",
-                ),
-                Panel(
-                    "Acceptance rate (counter-metric)",
-                    [
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_acceptance:ratio_rate1h", " accepted+edited"
-                        ),
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_clean_acceptance:ratio_rate1h", " accepted as-is"
-                        ),
-                    ],
-                    unit="percentunit",
-                    width=6,
-                    thresholds=GOOD_HIGH,
-                    description="Low override rates mean little if nothing is accepted either.",
-                ),
-            ],
-        ),
-        Row(
-            "Rework",
-            [
-                Panel(
-                    "Correction time p50 / p90",
-                    _quantiles("aikpi_correction_seconds", F_ALL),
-                    unit="s",
-                    description="KPI. Human time spent repairing AI output, per outcome that "
-                    "reports it (exemplars link to traces).",
-                ),
-                Panel(
-                    "Human correction hours per day",
-                    [
-                        Target(
-                            f"24 * workflow_cohort:aikpi_correction_seconds:sum_rate1h{{{F_WF}}}",
-                            "{{workflow}} {{cohort}}",
-                        )
-                    ],
-                    unit="h",
-                    description="KPI. Total correction time at the last hour's pace.",
-                ),
-                Panel(
-                    "Step cycle time p50 (counter-metric)",
-                    [_by_cohort_rule("workflow_cohort:aikpi_step_duration_seconds:p50_rate1h")],
-                    unit="s",
-                    description="Less rework must not come from slower steps.",
-                ),
-            ],
-        ),
-        Row(
-            "Cost",
-            [
-                Panel(
-                    "Token cost per hour by model",
-                    [
-                        Target(
-                            "3600 * sum by (cohort, model) (rate(aikpi_cost_usd_total"
-                            f'{{{F_ALL}, model=~"$model"}}[$__rate_interval]))',
-                            "{{cohort}} {{model}}",
-                        )
-                    ],
-                    unit="currencyUSD",
-                    width=6,
-                    description="KPI. Explicit or price-table cost of model calls.",
-                ),
-                Panel(
-                    "Tokens per hour by type",
-                    [
-                        Target(
-                            "3600 * sum by (cohort, token_type) (rate(aikpi_tokens_total"
-                            f'{{{F_ALL}, model=~"$model"}}[$__rate_interval]))',
-                            "{{cohort}} {{token_type}}",
-                        )
-                    ],
-                    width=6,
-                    description="input excludes cached tokens, so the four types add up.",
-                ),
-                Panel(
-                    "Cost per accepted outcome",
-                    [
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_cost_per_accepted_outcome:ratio_rate1h"
-                        )
-                    ],
-                    unit="currencyUSD",
-                    width=4,
-                    description="KPI. Token cost / (accepted + edited) outcomes over 1h.",
-                ),
-                Panel(
-                    "Cost per completed workflow (AI + labour)",
-                    [
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_cost_per_completed_workflow_usd:ratio_rate1h"
-                        )
-                    ],
-                    unit="currencyUSD",
-                    width=4,
-                    description="KPI. (Token cost + human hours x default labour rate) / "
-                    "completed workflows; baseline human time is the step duration.",
-                ),
-                Panel(
-                    "Acceptance rate (counter-metric)",
-                    [_by_cohort_rule("workflow_cohort:aikpi_acceptance:ratio_rate1h")],
-                    unit="percentunit",
-                    width=4,
-                    thresholds=GOOD_HIGH,
-                    description="Cheaper is only better if the output is still used.",
-                ),
-            ],
-        ),
-        Row(
-            "Adoption",
-            [
-                Panel(
-                    "Share of steps by cohort",
-                    [_by_cohort_rule("workflow_cohort:aikpi_share_of_steps:ratio_rate1h")],
-                    unit="percentunit",
-                    description="KPI. AI-assisted share of all steps (baseline is the rest).",
-                ),
-                Panel(
-                    "Workflow completion rate",
-                    [_by_cohort_rule("workflow_cohort:aikpi_workflow_completion:ratio_rate1h")],
-                    unit="percentunit",
-                    thresholds=GOOD_HIGH,
-                    description="KPI. Completed / (completed + abandoned + failed) over 1h.",
-                ),
-                Panel(
-                    "Clean acceptance (counter-metric)",
-                    [_by_cohort_rule("workflow_cohort:aikpi_clean_acceptance:ratio_rate1h")],
-                    unit="percentunit",
-                    thresholds=GOOD_HIGH,
-                    description="Adoption counts when the output is used as intended.",
-                ),
-            ],
-        ),
-        Row(
-            "Governance",
-            [
-                Panel(
-                    "Policy violations per 1,000 actions",
-                    [
-                        _by_cohort_rule(
-                            "workflow_cohort:aikpi_policy_violations_per_1000_steps:ratio_rate1h"
-                        )
-                    ],
-                    width=8,
-                    thresholds=((None, "green"), (1, "orange"), (5, "red")),
-                    description="KPI. 1000 x violations / steps over 1h.",
-                ),
-                Panel(
-                    "Violations by policy (time range)",
-                    [
-                        Target(
-                            "sum by (cohort, policy) (increase(aikpi_policy_violations_total"
-                            f"{{{F_ALL}}}[$__range]))",
-                            "{{cohort}} {{policy}}",
-                            instant=True,
-                        )
-                    ],
-                    kind="bargauge",
-                    width=8,
-                    thresholds=((None, "green"), (1, "orange"), (10, "red")),
-                    description="Which policies are violated, over the dashboard time range.",
-                ),
-                Panel(
-                    "Throughput: steps per hour (counter-metric)",
-                    [
-                        Target(
-                            f"3600 * workflow_cohort:aikpi_steps:rate1h{{{F_WF}}}",
-                            "{{workflow}} {{cohort}}",
-                        )
-                    ],
-                    width=8,
-                    description="Fewer violations must not come from doing less work.",
-                ),
-            ],
-        ),
-        Row(
-            "Value",
-            [
-                Panel(
-                    "Net productivity gain per day",
-                    [
-                        Target(
-                            "24 * workflow:aikpi_net_productivity_gain_usd_per_hour:rate1h"
-                            f"{{{F_WF}}}",
-                            "{{workflow}}",
-                        )
-                    ],
-                    kind="stat",
-                    unit="currencyUSD",
-                    thresholds=((None, "red"), (0, "green")),
-                    description="KPI. (Baseline - AI human time per step) x AI steps x labour "
-                    "rate - AI token cost, at the last hour's pace, per day.",
-                ),
-                Panel(
-                    "Human time per step",
-                    [_by_cohort_rule("workflow_cohort:aikpi_human_seconds_per_step:ratio_rate1h")],
-                    unit="s",
-                    description="The input of the gain: review + correction for AI-assisted "
-                    "steps, the whole step for baseline.",
-                ),
-                Panel(
-                    "Error budget remaining (counter-metric)",
-                    [Target(f"slo:period_error_budget_remaining:ratio{{{F_WF}}}", "{{workflow}}")],
-                    kind="stat",
-                    unit="percentunit",
-                    thresholds=((None, "red"), (0.25, "orange"), (0.5, "green")),
-                    description="Value claimed while the AI-outcome SLO burns is not value.",
-                ),
-            ],
-        ),
-    ]
     variables = [
-        _variable("workflow", "Workflow", "label_values(aikpi_steps_total, workflow)"),
-        _variable("step", "Step", 'label_values(aikpi_steps_total{workflow=~"$workflow"}, step)'),
-        _variable("team", "Team", 'label_values(aikpi_steps_total{workflow=~"$workflow"}, team)'),
+        _variable("workflow", "Workflow", f"label_values({cat.STEPS.name}, workflow)"),
+        _variable("step", "Step", f'label_values({cat.STEPS.name}{{workflow=~"$workflow"}}, step)'),
+        _variable("team", "Team", f'label_values({cat.STEPS.name}{{workflow=~"$workflow"}}, team)'),
         _variable(
-            "model", "Model", 'label_values(aikpi_tokens_total{workflow=~"$workflow"}, model)'
+            "model", "Model", f'label_values({cat.TOKENS.name}{{workflow=~"$workflow"}}, model)'
         ),
     ]
     return _dashboard(
         "aikpi-scorecard",
         "AI pilot scorecard",
-        "AI-assisted vs baseline cohort, every KPI beside its counter-metric.",
+        "AI-assisted vs baseline cohort, every KPI beside its counter-metrics; panels, units "
+        "and recording rules from collector/aikpi_collector/catalogue.py.",
         variables,
-        rows,
+        scorecard_rows(),
     )
 
 
 def error_budget() -> dict[str, Any]:
     """Error budget: SLI, budget left, burn rate of each window, firing alerts."""
     sel = 'slo=~"$slo", workflow=~"$workflow"'
+    ai = f'cohort="{cat.AI}", workflow=~"$workflow"'
     rows = [
         Row(
             "Budget",
@@ -620,19 +603,17 @@ def error_budget() -> dict[str, Any]:
                     "Bad AI-assisted events by kind",
                     [
                         Target(
-                            'sum by (outcome) (rate(aikpi_outcomes_total{cohort="ai_assisted", '
-                            'workflow=~"$workflow", outcome=~"overridden|escalated|rejected"}'
-                            "[$__rate_interval]))",
+                            f"sum by (outcome) (rate({cat.OUTCOMES.name}{{{ai}, "
+                            'outcome=~"overridden|escalated|rejected"}[$__rate_interval]))',
                             "{{outcome}}",
                         ),
                         Target(
-                            'sum(rate(aikpi_steps_total{cohort="ai_assisted", '
-                            'workflow=~"$workflow", status="error"}[$__rate_interval]))',
+                            f'sum(rate({cat.STEPS.name}{{{ai}, status="error"}}'
+                            "[$__rate_interval]))",
                             "failed steps",
                         ),
                         Target(
-                            'sum(rate(aikpi_policy_violations_total{cohort="ai_assisted", '
-                            'workflow=~"$workflow"}[$__rate_interval]))',
+                            f"sum(rate({cat.POLICY_VIOLATIONS.name}{{{ai}}}[$__rate_interval]))",
                             "policy violations",
                         ),
                     ],
@@ -719,7 +700,23 @@ def collector_health() -> dict[str, Any]:
                         )
                     ],
                     unit="ops",
+                    width=6,
                     description="Exporter retries caught by the span-id window.",
+                    no_value="0",
+                ),
+                Panel(
+                    "Second decisions dropped per second",
+                    [
+                        Target(
+                            "sum by (transport) (rate(aikpi_collector_duplicate_decisions_total"
+                            f"{{{sel}}}[$__rate_interval]))",
+                            "{{transport}}",
+                        )
+                    ],
+                    unit="ops",
+                    width=6,
+                    description="Outcomes not counted because their step was decided already "
+                    "(one decision per step: a copied token, a retry from another process).",
                     no_value="0",
                 ),
                 Panel(
@@ -733,6 +730,7 @@ def collector_health() -> dict[str, Any]:
                         )
                     ],
                     kind="bargauge",
+                    width=6,
                     thresholds=((None, "green"), (1, "red")),
                     description="Label sets beyond cardinality_limit, counted as __overflow__.",
                     no_value="0",
@@ -748,6 +746,7 @@ def collector_health() -> dict[str, Any]:
                         )
                     ],
                     kind="bargauge",
+                    width=6,
                     thresholds=((None, "green"), (1, "orange")),
                     description="Add price_overrides for these models, or send aikpi.cost.usd.",
                     no_value="0",

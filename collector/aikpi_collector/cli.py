@@ -1,4 +1,4 @@
-"""``aikpi-collector``: one command, several jobs (serve, rules, report, demo).
+"""``aikpi-collector``: one command, several jobs (serve, rules, report, plan, demo).
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``. Only the chosen subcommand's module is imported, so one job's
@@ -19,6 +19,10 @@ SUBCOMMANDS = {
     "serve": ("aikpi_collector.serve", "run the collector: OTLP receivers and /metrics"),
     "rules": ("aikpi_collector.slo.cli", "generate Prometheus SLO recording and alert rules"),
     "report": ("aikpi_collector.report.cli", "print the pilot scorecard"),
+    "plan": (
+        "aikpi_collector.plan.cli",
+        "samples a pilot plan's criteria need, and the days to reach them",
+    ),
     "demo": ("aikpi_collector.demo.cli", "run a simulated pilot end to end, print its scorecard"),
 }
 

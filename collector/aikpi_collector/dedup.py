@@ -15,16 +15,19 @@ from collections import deque
 __all__ = ("DedupWindow",)
 
 
-class DedupWindow:
-    """The last ``capacity`` keys; ``capacity == 0`` turns the window off (all keys new)."""
+class DedupWindow(set[bytes]):
+    """The last ``capacity`` keys; ``capacity == 0`` turns the window off (all keys new).
 
-    __slots__ = ("_capacity", "_order", "_seen")
+    A set itself, so the per-span question ``key in window`` costs one C-level hash probe.
+    """
+
+    __slots__ = ("_capacity", "_order")
 
     def __init__(self, capacity: int) -> None:
+        super().__init__()
         if capacity < 0:
             raise ValueError(f"capacity must be >= 0, got {capacity}")
         self._capacity = capacity
-        self._seen: set[bytes] = set()
         self._order: deque[bytes] = deque()
 
     @property
@@ -34,14 +37,14 @@ class DedupWindow:
 
     def admit(self, key: bytes) -> bool:
         """Whether ``key`` is new (not in the window); remembers nothing."""
-        return key not in self._seen
+        return key not in self
 
     def commit(self, key: bytes) -> None:
         """Remember ``key`` (after what it stands for was counted), forgetting the oldest
         key when the window is full."""
-        if not self._capacity or key in self._seen:
+        if not self._capacity or key in self:
             return
         if len(self._order) >= self._capacity:
-            self._seen.discard(self._order.popleft())
-        self._seen.add(key)
+            self.discard(self._order.popleft())
+        self.add(key)
         self._order.append(key)

@@ -126,13 +126,31 @@ class BatchResult:
     """Readable summary of the first rejections; ``""`` when none was rejected."""
 
 
+class _Keyed(dict[Any, Any]):
+    """The handles of one keyed family (steps by status, cost by model, ...) for one set of
+    dims: ``keyed[value]``, or ``keyed[value, value]`` for two further labels (tokens)."""
+
+    __slots__ = ("family", "labels")
+
+    def __init__(self, family: Any, labels: tuple[str, ...]) -> None:
+        super().__init__()
+        self.family = family
+        self.labels = labels
+
+    def __missing__(self, value: Any) -> Any:
+        extra = value if type(value) is tuple else (value,)
+        handle = self[value] = self.family.handle((*self.labels, *extra))
+        return handle
+
+
 class _Handles(dict[Any, Any]):
     """The series handles of one (workflow, step, cohort, team), by metric family:
-    ``handles[family]``, or ``handles[family, value, ...]`` with its further label values.
+    ``handles[family]`` is the handle of a family without further labels, or the
+    :class:`_Keyed` handles of one with them (``handles[metrics.steps]["ok"]``).
 
     A handle is asked of its family on first use (``__missing__``: label sets are admitted,
-    and overflow, in update order) and kept, so a later update is one dict lookup and one
-    method call, with no label tuple built or hashed.
+    and overflow, in update order) and kept: a later update is two dict lookups and one
+    method call, no label tuple built or hashed.
     """
 
     __slots__ = ("dims", "run_dims")
@@ -144,11 +162,11 @@ class _Handles(dict[Any, Any]):
         self.run_dims = (dims[0], dims[2], dims[3])
         """(workflow, cohort, team): the labels of the per-run metrics."""
 
-    def __missing__(self, key: Any) -> Any:
-        family, *values = key if type(key) is tuple else (key,)
-        labels = (*(self.run_dims if family.per_run else self.dims), *values)
-        handle = self[key] = family.handle(labels)
-        return handle
+    def __missing__(self, family: Any) -> Any:
+        labels = self.run_dims if family.per_run else self.dims
+        found = _Keyed(family, labels) if family.keyed else family.handle(labels)
+        self[family] = found
+        return found
 
 
 _Checked = tuple[
@@ -193,7 +211,8 @@ class KpiEngine:
         self._counted = DedupWindow(config.dedup_window_spans)
         self._decided = DedupWindow(config.decided_window_steps)
         self._exemplars = config.exemplars
-        self._unpriced_logged: set[str] = set()
+        self._unpriced: dict[str, Any] = {}
+        """Model -> its ``aikpi_collector_unpriced_spans_total`` child."""
         self._unpriced_limit = config.cardinality_limit
         self._dims_cache: dict[tuple[Any, ...], _Handles] = {}
         self._names: set[str] = set()
@@ -211,7 +230,7 @@ class KpiEngine:
         with self._lock:
             checked = self._check(span)
             if checked is not None:
-                self._count(span, checked)
+                self._apply(span, checked)
 
     def process_batch(self, spans: Iterable[SpanRecord], transport: str) -> BatchResult:
         """Process a batch from one request: de-duplicate, check and count every span.
@@ -228,13 +247,13 @@ class KpiEngine:
             for span in spans:
                 received += 1
                 key = span.trace_id + span.span_id
-                if not counted.admit(key):
+                if key in counted:
                     duplicates += 1
                     continue
                 try:
                     checked = self._check(span)
                     if checked is not None:
-                        decided_again += self._count(span, checked)
+                        decided_again += self._apply(span, checked)
                         counted.commit(key)
                 except SpanRejected as exc:
                     rejected += 1
@@ -294,7 +313,9 @@ class KpiEngine:
                 if OUTCOME in attributes:
                     outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
                     decides = span.trace_id + span.span_id
-                assisted = _assisted(attributes, handles.dims[2])
+                assisted = get(STEP_ASSISTED)
+                if type(assisted) is not bool or handles.dims[2] != _AI_ASSISTED:
+                    assisted = _assisted(assisted, handles.dims[2])
             elif kind == _OUTCOME:
                 outcome = _word(attributes, OUTCOME, _OUTCOMES, "invalid_outcome")
                 correction, review = _seconds(attributes)
@@ -311,7 +332,9 @@ class KpiEngine:
                 status = _word(attributes, WORKFLOW_EVENT, _EVENTS, "invalid_event")
             if kind is None or has_usage(attributes):
                 usage = read_usage(attributes, self.prices)
-                if usage is not None:
+                if usage is not None and (
+                    usage[0] not in self._names or usage[1] > MAX_TOKENS or usage[2] > MAX_TOKENS
+                ):
                     self._check_usage(attributes, usage)
             if span.events:
                 policies = self._policies(span)
@@ -370,7 +393,12 @@ class KpiEngine:
                 else GEN_AI_REQUEST_MODEL
             )
             self._remember_name(check_name(key, model))
-        if max(usage[1:5]) > MAX_TOKENS:
+        if (
+            usage[1] > MAX_TOKENS
+            or usage[2] > MAX_TOKENS
+            or usage[3] > MAX_TOKENS
+            or (usage[4] > MAX_TOKENS)
+        ):
             raise SpanRejected(
                 "out_of_range",
                 f"token counts {usage[1:5]}; allowed: 0 to {MAX_TOKENS:,} of each type per span",
@@ -395,26 +423,31 @@ class KpiEngine:
 
     # --- 2. update -------------------------------------------------------------------------
 
-    def _count(self, span: SpanRecord, checked: _Checked) -> int:
-        """Apply ``checked``, one decision per step: 1 when its outcome decided a step that
-        was decided already (that outcome is then not counted), else 0."""
-        decides = checked[8]
-        if decides is None:
-            self._apply(span, checked, True)
-            return 0
-        if not self._decided.admit(decides):
-            self._apply(span, checked, False)
-            return 1
-        self._apply(span, checked, True)
-        self._decided.commit(decides)
-        return 0
+    def _apply(self, span: SpanRecord, checked: _Checked) -> int:
+        """Update every metric of a checked span (cannot fail: every value was checked).
 
-    def _apply(self, span: SpanRecord, checked: _Checked, decision: bool) -> None:
-        """Update every metric of a checked span (cannot fail: every value was checked);
-        without ``decision``, its outcome is not counted (the step was decided already)."""
-        h, kind, status, seconds, assisted, outcome, correction, review, _, usage, policies = (
-            checked
-        )
+        One decision per step: an outcome on a step decided already is not counted, and
+        the result is then 1 (else 0), for ``aikpi_collector_duplicate_decisions_total``.
+        """
+        (
+            h,
+            kind,
+            status,
+            seconds,
+            assisted,
+            outcome,
+            correction,
+            review,
+            decides,
+            usage,
+            policies,
+        ) = checked
+        decided_again = 0
+        if decides is not None:
+            if decides in self._decided:
+                outcome, decided_again = None, 1
+            else:
+                self._decided.commit(decides)
         context: ExemplarContext | None = None
         if self._exemplars:
             correlation_id = span.attributes.get(CORRELATION_ID)
@@ -423,19 +456,19 @@ class KpiEngine:
             context = (span.trace_id, correlation_id, span.end_unix_nano)
         metrics = self.metrics
         if kind == _STEP:
-            h[metrics.steps, status].inc(1.0, context)
+            h[metrics.steps][status].inc(1.0, context)
             h[metrics.step_duration].observe(seconds, context)
             if assisted:
                 h[metrics.assisted_steps].inc(1.0, context)
             else:  # a human did the step: its duration is its human time
                 h[metrics.human].observe(seconds, context)
         elif kind == _WORKFLOW:
-            h[metrics.workflows, status].inc(1.0, context)
+            h[metrics.workflows][status].inc(1.0, context)
             h[metrics.workflow_duration].observe(seconds, context)
         elif kind == _WORKFLOW_EVENT:
-            h[metrics.workflows, status].inc(1.0, context)
-        if outcome is not None and decision:
-            h[metrics.outcomes, outcome].inc(1.0, context)
+            h[metrics.workflows][status].inc(1.0, context)
+        if outcome is not None:
+            h[metrics.outcomes][outcome].inc(1.0, context)
             human = 0.0
             if correction is not None:
                 h[metrics.correction].observe(correction, context)
@@ -443,34 +476,39 @@ class KpiEngine:
             if review is not None:
                 h[metrics.review].observe(review, context)
                 human += review
-            if assisted or kind == _OUTCOME:  # the human time of an assisted step
+            # the human time of an assisted step; a late outcome decides an assisted step,
+            # except in the baseline, whose every step already counted its duration
+            if assisted or (kind == _OUTCOME and h.dims[2] == _AI_ASSISTED):
                 h[metrics.human].observe(human, context)
         if usage is not None:
             model, cost, unpriced = usage[0], usage[5], usage[6]
-            tokens = metrics.tokens
+            tokens = h[metrics.tokens]
             for count, token_type in zip(usage[1:5], _TOKEN_TYPES, strict=True):
                 if count:
-                    h[tokens, model, token_type].inc(count, context)
-            h[metrics.cost, model].inc(cost, context)
+                    tokens[model, token_type].inc(count, context)
+            h[metrics.cost][model].inc(cost, context)
             if unpriced:
                 self._count_unpriced(model)
         if policies:
             for policy in policies:
-                h[metrics.policy_violations, policy].inc(1.0, context)
+                h[metrics.policy_violations][policy].inc(1.0, context)
+        return decided_again
 
     def _count_unpriced(self, model: str) -> None:
-        logged = self._unpriced_logged
-        if model not in logged:
-            if len(logged) >= self._unpriced_limit:
+        """One more unpriced span of ``model``: a warning the first time, then only the
+        counter (its labelled child kept, as the span rate may be high)."""
+        counter = self._unpriced.get(model)
+        if counter is None:
+            if len(self._unpriced) >= self._unpriced_limit:
                 model = OVERFLOW
             else:
-                logged.add(model)
                 log.warning(
                     "no price known for model %r: its tokens are counted, its cost as 0; "
                     "add it to price_overrides in the collector config",
                     model,
                 )
-        self.self_metrics.unpriced_spans.labels(model=model).inc()
+            counter = self._unpriced[model] = self.self_metrics.unpriced_spans.labels(model=model)
+        counter.inc()
 
     def _count_batch(
         self,
@@ -509,7 +547,8 @@ def _duration(span: SpanRecord) -> float:
 
 
 def _word(attributes: dict[str, Any], key: str, allowed: frozenset[str], reason: str) -> str:
-    """A required word of a closed set."""
+    """A required word of a closed set (the common case in one line at the call site would
+    save little: this runs once per decision)."""
     value = attributes.get(key)
     if value is None:
         raise SpanRejected(
@@ -534,11 +573,10 @@ def _seconds(attributes: dict[str, Any]) -> tuple[float | None, float | None]:
     return correction, review
 
 
-def _assisted(attributes: dict[str, Any], cohort: str) -> bool:
+def _assisted(assisted: Any, cohort: str) -> bool:
     """Whether the step's human time comes with its outcome: ``aikpi.step.assisted`` in
     the AI-assisted cohort (absent, from SDKs before it: assisted, the earlier definition
     of human time). Every baseline step costs its duration, whatever it says (design)."""
-    assisted = attributes.get(STEP_ASSISTED)
     if assisted is not None and type(assisted) is not bool:
         raise SpanRejected(
             "invalid_type",

@@ -172,6 +172,7 @@ class _Family:
         "_on_overflow",
         "_overflow_key",
         "documentation",
+        "keyed",
         "label_names",
         "label_text",
         "limit",
@@ -179,7 +180,6 @@ class _Family:
         "per_run",
         "project",
         "series",
-        "slot",
     )
 
     def __init__(
@@ -196,9 +196,9 @@ class _Family:
         self.documentation = documentation
         self.label_names, self.project = projection(catalogue_labels, kept_labels)
         self.per_run = tuple(catalogue_labels[:3]) == catalogue.RUN_DIMS
-        self.slot = 0
-        """Index of this family in :attr:`KpiMetrics.families` (the engine's handle tables)."""
         """Labelled per workflow run (workflow, cohort, team), not per step."""
+        self.keyed = len(catalogue_labels) > (3 if self.per_run else 4)
+        """Has further labels beyond the dims (status, outcome, model, ...)."""
         self.limit = limit
         self.series: dict[tuple[str, ...], Any] = {}
         self.label_text: dict[tuple[str, ...], Any] = {}
@@ -337,7 +337,7 @@ class SquaresFamily(CounterFamily):
         )
         self.label_names = histogram.label_names
         self.per_run = histogram.per_run
-        self.slot = 0
+        self.keyed = histogram.keyed
         self.project = histogram.project
         self.limit = histogram.limit
         self.series = histogram.series
@@ -491,8 +491,6 @@ class KpiMetrics:
             if isinstance(one, HistogramFamily) and one.squares is not None:
                 families.append(one.squares)
         self.families: tuple[CounterFamily | HistogramFamily, ...] = tuple(families)
-        for slot, one in enumerate(self.families):
-            one.slot = slot
         registry.register(self)
 
     def _labor_cost(self) -> GaugeMetricFamily:

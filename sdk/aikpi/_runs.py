@@ -289,6 +289,13 @@ class StepRun(_Run):
         output awaits a human decision, so the step counts as assisted: make it while the
         step runs (after the end, the step span is already written).
         """
+        if self._assisted is False:
+            # its human time is its duration: a late decision would count human time again
+            raise ValueError(
+                f"step {self.dims.step!r} was declared assisted=False (a human-only step): "
+                "it has no AI output to decide later; decide it inline with outcome(), or "
+                "declare assisted=True"
+            )
         self._saw_ai_output("a token")
         return encode_token(self._token_data("s", self.dims.step))
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from aikpi_collector.report.scorecard import AREAS
 from support.cli import run_collector_cli
@@ -127,3 +128,19 @@ def test_demo_serve_keeps_metrics_up_and_live_until_interrupted() -> None:
     assert "aikpi scorecard" in stdout
     assert "Ctrl-C to stop" in stderr and "Traceback" not in stderr
     assert f"aikpi-collector report --metrics http://127.0.0.1:{port}/metrics" in stderr
+
+
+def test_make_demo_shows_a_pass_a_failed_guardrail_and_an_inconclusive_pilot() -> None:
+    plan = Path(__file__).resolve().parents[2] / "grafana" / "pilot-plan.yaml"
+    result = demo("--plan", str(plan), "--format", "json")  # what `make demo` runs
+    assert result.returncode == 0, result.stderr
+    cards = {c["workflow"]: c for c in json.loads(result.stdout)["scorecards"]}
+    assert all(card["window"] == "simulated 31 d" for card in cards.values())  # pilot_period
+    plans = {name: card["plan"] for name, card in cards.items()}
+    assert plans["support-reply"]["verdict"] == "pass"
+    review = {c["kpi"]: c["status"] for c in plans["code-review"]["criteria"]}
+    assert plans["code-review"]["verdict"] == "fail"
+    assert review["human_time_per_step"] == "pass" and "fail" in review.values()
+    triage = plans["incident-triage"]
+    assert triage["verdict"] == "inconclusive"
+    assert all("fewer than 100 samples" in c["reason"] for c in triage["criteria"])

@@ -2,9 +2,13 @@
 
 Every board: fixed unique uid, unique panel ids, the ``${datasource}`` variable on every panel
 and query, a query in every panel, no overlapping grid positions, the template variables, and
-exemplars on histogram panels; every PromQL expression parses (``promtool check rules``);
-every recorded series a board reads is defined in ``grafana/rules``; the JSON on disk is what
-``grafana/build_dashboards.py`` builds.
+exemplars on histogram queries; every PromQL expression parses (``promtool check rules``);
+every recorded series a board reads is defined in ``grafana/rules`` and every metric is one a
+collector exposes; the JSON on disk is what ``grafana/build_dashboards.py`` builds.
+
+The scorecard follows the catalogue (``aikpi_collector.catalogue``): a row per area, every KPI
+in its area with the catalogue's title, unit, direction, description and recording rule,
+beside every counter-metric the catalogue pairs it with.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import re
 import subprocess
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from aikpi_collector import catalogue as cat
+from aikpi_collector.metrics import SelfMetrics
 from grafana_files import (
     DASHBOARDS,
     GRAFANA,
@@ -25,6 +32,7 @@ from grafana_files import (
     rule_expressions,
     substitute,
 )
+from prometheus_client import CollectorRegistry
 from support.binaries import require_binary
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -33,26 +41,20 @@ EXPECTED_UIDS = {
     "aikpi-error-budget.json": "aikpi-error-budget",
     "aikpi-collector-health.json": "aikpi-collector-health",
 }
-CATALOGUE = {
-    "aikpi_steps_total",
-    "aikpi_step_duration_seconds",
-    "aikpi_outcomes_total",
-    "aikpi_correction_seconds",
-    "aikpi_review_seconds",
-    "aikpi_workflows_total",
-    "aikpi_workflow_duration_seconds",
-    "aikpi_tokens_total",
-    "aikpi_cost_usd_total",
-    "aikpi_policy_violations_total",
-    "aikpi_labor_cost_usd_per_hour",
-    "aikpi_collector_spans_received_total",
-    "aikpi_collector_spans_rejected_total",
-    "aikpi_collector_requests_rejected_total",
-    "aikpi_collector_duplicate_spans_total",
-    "aikpi_collector_label_sets_overflowed_total",
-    "aikpi_collector_unpriced_spans_total",
-    "aikpi_collector_request_duration_seconds",
-}
+
+
+def _exposed_names() -> set[str]:
+    """Every family a collector exposes: the catalogue's KPI metrics and the self-metrics,
+    read from a fresh registry (histograms by their base name)."""
+    registry = CollectorRegistry()
+    SelfMetrics(registry)
+    names = {metric.name for metric in cat.METRICS}
+    for family in registry.collect():
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    return names
+
+
+EXPOSED = _exposed_names()
 BOARDS = dashboards()
 
 
@@ -83,10 +85,8 @@ def test_panels_ids_queries_and_datasource(name: str) -> None:
         for target in panel["targets"]:
             assert target["datasource"] == DS, panel["title"]
             assert target["expr"].strip(), panel["title"]
-        if any("_bucket" in t["expr"] for t in panel["targets"]):
-            assert all(
-                t.get("exemplar") for t in panel["targets"] if "aikpi_collector" not in t["expr"]
-            ), f"histogram panel {panel['title']!r} must show exemplars"
+            if "_bucket" in target["expr"] and "aikpi_collector" not in target["expr"]:
+                assert target.get("exemplar"), f"histogram query of {panel['title']!r}: exemplars"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_UIDS))
@@ -124,20 +124,138 @@ def test_template_variables(name: str) -> None:
         assert f"${variable}" in used, f"variable {variable} is never used"
 
 
-def test_scorecard_has_a_row_per_area_and_both_cohorts() -> None:
-    board = BOARDS["aikpi-scorecard.json"]
-    rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
-    assert rows == ["Speed", "Quality", "Rework", "Cost", "Adoption", "Governance", "Value"]
-    titles = [p["title"] for p in board["panels"] if p["type"] != "row"]
-    assert sum("counter-metric" in t for t in titles) >= len(rows), (
-        "each area pairs a counter-metric"
-    )
-    for panel, target in panel_queries(board):
-        if "cohort" not in target["legendFormat"] and panel["title"] not in (
-            "Net productivity gain per day",
-            "Error budget remaining (counter-metric)",
-        ):
-            pytest.fail(f"panel {panel['title']!r} does not split by cohort")
+def _rows(board: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Row title -> its panels, in board order."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    current: list[dict[str, Any]] = []
+    for panel in board["panels"]:
+        if panel["type"] == "row":
+            current = rows.setdefault(panel["title"], [])
+        else:
+            current.append(panel)
+    return rows
+
+
+SCORECARD = BOARDS["aikpi-scorecard.json"]
+SCORECARD_ROWS = _rows(SCORECARD)
+GRAFANA_UNITS = {
+    cat.Unit.SECONDS: "s",
+    cat.Unit.RATIO: "percentunit",
+    cat.Unit.USD: "currencyUSD",
+    cat.Unit.PER_1000: "short",
+    cat.Unit.COUNT: "short",
+    cat.Unit.HOURS: "h",
+}
+WORKFLOW_LEVEL = {f"{v.title[:1].upper()}{v.title[1:]} per day" for v in cat.VALUES} | {
+    "Error budget remaining (counter-metric)"
+}
+
+
+def _reads(panel: dict[str, Any], record: str) -> bool:
+    return any(re.search(rf"\b{re.escape(record)}\b", t["expr"]) for t in panel["targets"])
+
+
+def _kpi_panels(row: str, kpi: cat.Kpi) -> list[dict[str, Any]]:
+    return [p for p in SCORECARD_ROWS[row] if _reads(p, kpi.record)]
+
+
+def test_scorecard_has_a_row_per_catalogue_area_and_both_cohorts() -> None:
+    areas = list(dict.fromkeys(kpi.area for kpi in cat.KPIS))
+    assert areas == ["Speed", "Quality", "Rework", "Cost", "Adoption", "Governance", "Value"]
+    assert list(SCORECARD_ROWS) == areas
+    for panel, target in panel_queries(SCORECARD):
+        if panel["title"] not in WORKFLOW_LEVEL:
+            assert "{{cohort}}" in target["legendFormat"], panel["title"]
+        else:
+            assert target["legendFormat"] == "{{workflow}}", panel["title"]
+
+
+def test_every_kpi_is_shown_in_its_area_as_the_catalogue_defines_it() -> None:
+    """Title, unit, direction, description and recording rule come from the catalogue."""
+    for kpi in cat.KPIS:
+        (panel,) = _kpi_panels(kpi.area, kpi)
+        title = kpi.title[:1].upper() + kpi.title[1:]
+        if kpi.kind is cat.KpiKind.TOTAL:  # a rate per second, shown per hour
+            assert panel["title"] == f"{title}, per hour"
+            assert [t["expr"] for t in panel["targets"]] == [
+                f'3600 * {kpi.record}{{workflow=~"$workflow"}}'
+            ]
+        else:
+            assert panel["title"] == title
+            assert [t["expr"] for t in panel["targets"]] == [
+                f'{kpi.record}{{workflow=~"$workflow"}}'
+            ]
+        assert panel["fieldConfig"]["defaults"]["unit"] == GRAFANA_UNITS[kpi.unit]
+        description = panel["description"]
+        assert kpi.description[1:] in description and kpi.record in description, kpi.name
+        assert f"{kpi.better.value.capitalize()} is better." in description
+        for name in kpi.counter_metrics:
+            assert cat.kpi(name).title in description, (kpi.name, name)
+        assert ("AI-assisted cohort only." in description) == kpi.ai_only
+
+
+def test_every_kpi_sits_beside_every_counter_metric_the_catalogue_pairs_it_with() -> None:
+    for kpi in cat.KPIS:
+        for name in kpi.counter_metrics:
+            counter = cat.kpi(name)
+            panels = _kpi_panels(kpi.area, counter)
+            assert panels, f"row {kpi.area}: {kpi.name} without its counter-metric {name}"
+            if counter.area != kpi.area:
+                (panel,) = panels
+                assert panel["title"].endswith(" (counter-metric)")
+                assert kpi.title in panel["description"]
+
+
+def test_headlines_are_stats_and_override_rate_is_one() -> None:
+    """Each area's first KPI (the report's verdict) and the override rate lead their rows."""
+    module = builder()
+    firsts = {}
+    for kpi in cat.KPIS:
+        firsts.setdefault(kpi.area, kpi.name)
+    assert module.headlines() == (*firsts.values(), "override_rate")
+    for name in module.headlines():
+        kpi = cat.kpi(name)
+        (panel,) = _kpi_panels(kpi.area, kpi)
+        assert panel["type"] == "stat", name
+        stats = [p for p in SCORECARD_ROWS[kpi.area] if p["type"] == "stat"]
+        assert panel in stats[:2], f"{name} does not lead its row"
+    kinds = {p["title"]: p["type"] for p in SCORECARD_ROWS["Quality"]}
+    assert kinds["Override rate"] == "stat"
+    assert kinds["Clean acceptance"] == "timeseries"
+
+
+def test_values_quantiles_and_undecided_steps_are_on_the_board() -> None:
+    for value in cat.VALUES:
+        (panel,) = [p for p in SCORECARD_ROWS["Value"] if _reads(p, value.record)]
+        assert panel["fieldConfig"]["defaults"]["unit"] == GRAFANA_UNITS[value.unit]
+        assert [t["expr"] for t in panel["targets"]] == [
+            f'24 * {value.record}{{workflow=~"$workflow"}}'
+        ]
+    for metric, quantiles in cat.QUANTILES:
+        area = builder().mean_kpi_of(metric).area
+        records = [f"workflow_cohort:{metric.name}:p{q * 100:.0f}_rate1h" for q in quantiles]
+        (panel,) = [p for p in SCORECARD_ROWS[area] if _reads(p, records[0])]
+        assert all(_reads(panel, record) for record in records)
+        (drill,) = [t for t in panel["targets"] if f"{metric.name}_bucket" in t["expr"]]
+        assert drill["exemplar"] is True
+    (human,) = [p for p in SCORECARD_ROWS["Value"] if p["title"] == "Human time per step p50 / p90"]
+    assert human["fieldConfig"]["defaults"]["unit"] == "s"
+    (awaiting,) = [p for p in SCORECARD_ROWS["Adoption"] if "awaiting an outcome" in p["title"]]
+    ((target,),) = [awaiting["targets"]]
+    assert 'cohort="ai_assisted"' in target["expr"]
+    assert "aikpi_human_seconds_count" in target["expr"] and "aikpi_steps_total" in target["expr"]
+
+
+def test_scorecard_reads_only_catalogue_records() -> None:
+    """No hand-written rule name: every recorded KPI series is a catalogue record."""
+    module = builder()
+    known = {kpi.record for kpi in cat.KPIS} | {value.record for value in cat.VALUES}
+    known |= {module.quantile_record(m, q) for m, qs in cat.QUANTILES for q in qs}
+    known.add("slo:period_error_budget_remaining:ratio")
+    for panel, target in panel_queries(SCORECARD):
+        for record in re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", target["expr"]):
+            assert record in known, f"{panel['title']!r} reads {record}"
+    assert set(module.UNITS) == set(cat.Unit)
 
 
 def _metric_names(expr: str) -> set[str]:
@@ -156,7 +274,7 @@ def test_boards_read_only_catalogue_metrics_and_defined_records() -> None:
                 )
                 assert defined, f"{panel['title']!r} reads undefined {record}"
             for metric in _metric_names(expr):
-                assert metric in CATALOGUE, f"{panel['title']!r} reads unknown metric {metric}"
+                assert metric in EXPOSED, f"{panel['title']!r} reads unknown metric {metric}"
 
 
 def test_every_expression_parses_with_promtool(tmp_path: Path) -> None:

@@ -94,9 +94,11 @@ def _decide(word: str, count: int) -> None:
 
 def test_burst_of_overrides_pages_through_alertmanager(tmp_path: Path, webhook) -> None:
     base_url, received = webhook
-    ((name, text),) = generated_files(SLOSpec.model_validate(FAST_SPEC), "fast.yaml").items()
+    name = f"{FAST_SPEC['name']}.slo.rules.yml"
     rules = tmp_path / name
-    rules.write_text(text, encoding="utf-8")
+    rules.write_text(
+        generated_files(SLOSpec.model_validate(FAST_SPEC), "fast.yaml")[name], encoding="utf-8"
+    )
     with (
         running_collector(tmp_path / "collector") as collector,
         running_alertmanager(tmp_path, _alertmanager_config(tmp_path, base_url)) as am,

@@ -3,15 +3,19 @@
 One module-scoped stack: collector replicas A (OTLP/HTTP) and B (OTLP/gRPC) share the workload
 round robin and are scraped every second by Prometheus P1, which loads grafana/rules; a single
 collector S receives the same spans and is scraped by P2 (the ground truth of one collector).
-Then: the replica sums equal the single collector and the workload's own counts exactly; every
-recording rule and every dashboard query returns data; the default page alert fires for the
-workflow whose AI outcomes are bad.
+Then: the replica sums equal the single collector and the workload's own counts exactly; human
+time is observed once per step (a decision's review + correction for an assisted step, the
+duration for any other); a second decision on a step is dropped and counted; every recording
+rule and every dashboard query returns data; the default page alert fires for the workflow
+whose AI outcomes are bad.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
+import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +33,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 from support.collector import CollectorProcess, running_collector
 from support.prometheus import PrometheusProcess, running_prometheus
 
@@ -38,6 +43,7 @@ COLLECTOR_CONFIG = {"cardinality_limit": 120, "labor_cost": {"default_usd_per_ho
 WAVES = 4
 EXACT_METRICS = {
     "aikpi_steps_total": ("workflow", "step", "cohort", "team", "status"),
+    "aikpi_assisted_steps_total": ("workflow", "step", "cohort", "team"),
     "aikpi_outcomes_total": ("workflow", "step", "cohort", "team", "outcome"),
     "aikpi_workflows_total": ("workflow", "cohort", "team", "status"),
     "aikpi_tokens_total": ("workflow", "step", "cohort", "team", "model", "token_type"),
@@ -67,8 +73,12 @@ def _host_port(collector: CollectorProcess) -> str:
 
 def _sums(prom: PrometheusProcess, metric: str, at: float | None = None) -> dict:
     labels = ", ".join(EXACT_METRICS[metric])
+    return _samples(prom, f"sum by ({labels}) ({metric})", at)
+
+
+def _samples(prom: PrometheusProcess, expr: str, at: float | None = None) -> dict:
     out = {}
-    for item in prom.query(f"sum by ({labels}) ({metric})", at=at):
+    for item in prom.query(expr, at=at):
         out[frozenset(item["metric"].items())] = float(item["value"][1])
     return out
 
@@ -106,8 +116,8 @@ def _post(url: str, body: bytes, content_type: str = "application/x-protobuf") -
 
 
 def _probe_collector_health(a: CollectorProcess, round_: int) -> None:
-    """Traffic only replica A sees: a rejected span, a malformed request, a retried batch,
-    more label sets than the cardinality limit."""
+    """Traffic only replica A sees: a rejected span, a step decided twice, a malformed
+    request, a retried batch, more label sets than the cardinality limit."""
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -125,6 +135,23 @@ def _probe_collector_health(a: CollectorProcess, round_: int) -> None:
         },
     )
     bad.end()
+    # one step decided twice (a copied token recorded in two processes): counts once
+    step = SpanContext(
+        random.getrandbits(128), random.getrandbits(64), True, TraceFlags(TraceFlags.SAMPLED)
+    )
+    for word in ("accepted", "overridden"):
+        tracer.start_span(
+            "outcome decided",
+            context=set_span_in_context(NonRecordingSpan(step)),
+            attributes={
+                SPAN_TYPE: "outcome",
+                CORRELATION_ID: f"probe-{round_}",
+                WORKFLOW_NAME: "probe",
+                STEP_NAME: "decided",
+                COHORT: "ai_assisted",
+                OUTCOME: word,
+            },
+        ).end()
     assert _post(a.traces_url, b"\x0a\xff garbage") == 400
     aikpi.configure(tracer_provider=provider)
     with aikpi.workflow("probe", cohort="baseline"), aikpi.step("spam") as step:
@@ -163,7 +190,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for prom, count in ((p1, 2), (p2, 1)):
             prom.wait_for(lambda prom=prom, count=count: len(prom.query("up == 1")) == count)
         aikpi.testing.reset()
-        aikpi.configure(tracer_provider=provider)
+        # signed outcome tokens, as in production
+        aikpi.configure(tracer_provider=provider, token_key=secrets.token_hex(32))
         truth = Truth()
         try:
             for wave in range(WAVES):  # spread over scrapes, so rates see increases
@@ -180,6 +208,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             p1.wait_for(
                 lambda: (
                     p1.query("aikpi_collector_duplicate_spans_total > 1")
+                    and p1.query("sum(aikpi_collector_duplicate_decisions_total) == 2")
                     and p1.query("rate(aikpi_collector_label_sets_overflowed_total[1m]) > 0")
                 ),
                 timeout=30,
@@ -201,6 +230,46 @@ def test_replica_sums_equal_single_collector_and_workload_exactly(stack: Stack) 
     assert len(per_instance) == 2 and all(v > 0 for v in per_instance.values())
 
 
+@pytest.mark.parametrize("cohort", ["ai_assisted", "baseline"])
+def test_human_time_is_observed_once_per_step(stack: Stack, cohort: str) -> None:
+    """aikpi_human_seconds: one observation per step; a step done without AI output (every
+    baseline step, a human-only step in an AI run) costs its duration, an assisted step the
+    review + correction of its decision; assisted steps awaiting a decision have none."""
+    by = f'sum by (workflow, step, cohort, team) (%s{{cohort="{cohort}"}})'
+    at = stack.exact_at
+    counts = _samples(stack.replicas, by % "aikpi_human_seconds_count", at)
+    sums = _samples(stack.replicas, by % "aikpi_human_seconds_sum", at)
+    durations = _samples(stack.replicas, by % "aikpi_step_duration_seconds_sum", at)
+    want = {
+        k: v
+        for k, v in stack.truth.by("aikpi_human_seconds_count").items()
+        if ("cohort", cohort) in k
+    }
+    assert want and counts == want
+    decided = stack.truth.by("aikpi_human_seconds_sum")
+    for key in want:
+        if key in stack.truth.duration_is_human_time:
+            assert sums[key] == durations[key], dict(key)
+        else:
+            assert sums[key] == decided[key], dict(key)
+    # the AI cohort has both kinds of step, and steps still awaiting their decision
+    if cohort == "ai_assisted":
+        by_duration = want.keys() & stack.truth.duration_is_human_time
+        assert by_duration and by_duration != want.keys()
+        steps = _samples(stack.replicas, f'sum(aikpi_steps_total{{cohort="{cohort}"}})', at)
+        assert sum(steps.values()) > sum(want.values())
+
+
+def test_a_second_decision_on_a_step_counts_once(stack: Stack) -> None:
+    """The probe decided one step twice per round: one outcome each, one dropped each."""
+    assert stack.replicas.values(
+        'sum by (outcome) (aikpi_outcomes_total{workflow="probe", step="decided"})'
+    ) == {frozenset({("outcome", "accepted")}): 2.0}
+    dropped = stack.replicas.values("sum by (instance) (aikpi_collector_duplicate_decisions_total)")
+    assert sorted(dropped.values()) == [0.0, 2.0]
+    assert dropped[frozenset({("instance", _host_port(stack.a))})] == 2.0
+
+
 def test_every_rule_is_healthy_and_every_recording_rule_returns_data(stack: Stack) -> None:
     groups = stack.replicas.api("rules")["groups"]
     loaded = [rule for group in groups for rule in group["rules"]]
@@ -216,10 +285,12 @@ def test_every_rule_is_healthy_and_every_recording_rule_returns_data(stack: Stac
         stack.replicas.wait_for(lambda: not missing(), timeout=10)
     except TimeoutError:
         pytest.fail(f"recording rules without data: {missing()}")
-    # per-workflow objectives: both scopes (default 95 and incident-triage 97) record
+    # per-workflow objectives: both scopes (default 95 and incident-triage 97) record; the
+    # probe's AI decisions put it in the default scope too
     objectives = stack.replicas.values("slo:objective:ratio")
     assert objectives == {
         frozenset({("slo", "ai-outcome"), ("workflow", "code-review"), ("objective", "95")}): 0.95,
+        frozenset({("slo", "ai-outcome"), ("workflow", "probe"), ("objective", "95")}): 0.95,
         frozenset(
             {("slo", "ai-outcome"), ("workflow", "incident-triage"), ("objective", "97")}
         ): 0.97,

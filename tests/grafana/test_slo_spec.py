@@ -1,8 +1,9 @@
 """The SLO spec, the rule generator and the checked-in rule files.
 
-Generated rules must not drift from ``grafana/slo.yaml``; every rule file passes
-``promtool check rules``; bad specs are refused with the key named; every alert carries
-severity, summary, description and a runbook_url whose anchor exists in the runbook.
+Generated rules must not drift from ``grafana/slo.yaml`` (the SLO rules) or the catalogue (the
+KPI rules); every rule file passes ``promtool check rules``; bad specs are refused with the
+key named; every alert carries severity, summary, description and a runbook_url whose anchor
+exists in the runbook.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from grafana_files import GRAFANA, REPO, RULES
 from support.binaries import require_binary
 
 SPEC = GRAFANA / "slo.yaml"
+GENERATED = ["ai-outcome.slo.rules.yml", "kpi.rules.yml"]
+"""What ``make rules`` writes: the SLO rules of the spec and the catalogue's KPI rules."""
 
 
 def _rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,33 +36,44 @@ def _rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_generated_rules_do_not_drift_from_the_spec(tmp_path: Path) -> None:
+    """Both generated files: the SLO rules (from the spec) and the KPI rules (from the
+    catalogue)."""
     result = _rules_cli(str(SPEC), "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     generated = sorted(p.name for p in tmp_path.iterdir())
-    assert generated == ["ai-outcome.slo.rules.yml"]
+    assert generated == GENERATED
     for name in generated:
         assert (tmp_path / name).read_text() == (RULES / name).read_text(), (
-            f"grafana/rules/{name} drifted from grafana/slo.yaml: run `make rules`"
+            f"grafana/rules/{name} drifted from grafana/slo.yaml or the catalogue: run `make rules`"
         )
 
 
-def test_check_mode_passes_on_the_repo_and_fails_on_drift(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "edit"), [(GENERATED[0], ("14.4", "14.5")), (GENERATED[1], ("[1h]", "[2h]"))]
+)
+def test_check_mode_passes_on_the_repo_and_fails_on_drift(
+    tmp_path: Path, name: str, edit: tuple[str, str]
+) -> None:
     ok = _rules_cli("grafana/slo.yaml", "--output-dir", "grafana/rules", "--check")
     assert ok.returncode == 0, ok.stderr
     stale = tmp_path / "rules"
     stale.mkdir()
-    (stale / "ai-outcome.slo.rules.yml").write_text(
-        (RULES / "ai-outcome.slo.rules.yml").read_text().replace("14.4", "14.5")
-    )
+    for each in GENERATED:
+        (stale / each).write_text((RULES / each).read_text())
+    text = (RULES / name).read_text()
+    assert edit[0] in text
+    (stale / name).write_text(text.replace(*edit))
     drift = _rules_cli(str(SPEC), "--output-dir", str(stale), "--check")
     assert drift.returncode == 1
     assert "out of date" in drift.stderr and "make rules" in drift.stderr
+    assert name in drift.stderr
     missing = _rules_cli(str(SPEC), "--output-dir", str(tmp_path / "empty"), "--check")
     assert missing.returncode == 1
 
 
-def test_generated_file_says_do_not_edit_and_names_the_command() -> None:
-    first_lines = (RULES / "ai-outcome.slo.rules.yml").read_text().splitlines()[:2]
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_file_says_do_not_edit_and_names_the_command(name: str) -> None:
+    first_lines = (RULES / name).read_text().splitlines()[:2]
     assert first_lines[0].startswith("# DO NOT EDIT")
     assert "make rules" in first_lines[0]
     assert "aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules" in first_lines[1]
@@ -68,7 +82,7 @@ def test_generated_file_says_do_not_edit_and_names_the_command() -> None:
 def test_every_rule_file_passes_promtool_check() -> None:
     promtool = require_binary("promtool")
     files = sorted(RULES.glob("*.yml"))
-    assert {p.name for p in files} == {"ai-outcome.slo.rules.yml", "kpi.rules.yml"}
+    assert [p.name for p in files] == GENERATED
     for path in files:
         result = subprocess.run(
             [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
@@ -207,8 +221,12 @@ def test_custom_windows_and_guard_off_generate_valid_rules(tmp_path: Path) -> No
             "select_workflows": ["a.b", "c", "d"],
         }
     )
-    ((name, text),) = generated_files(spec, "fast.yaml").items()
-    assert name == "fast.slo.rules.yml"
+    files = generated_files(spec, "fast.yaml")
+    assert sorted(files) == ["fast.slo.rules.yml", "kpi.rules.yml"]
+    name = "fast.slo.rules.yml"
+    text = files[name]
+    # the KPI rules do not depend on the spec: the same file whatever the spec
+    assert files["kpi.rules.yml"] == (RULES / "kpi.rules.yml").read_text()
     assert "slo:sli_error:ratio_rate10s" in text and "slo:sli_error:ratio_rate10m" in text
     assert "sli_eligible_events" not in text
     assert 'workflow=~"a\\\\.b|c"' in text  # one scope for both 99 % workflows, dot escaped

@@ -175,3 +175,14 @@ def test_a_key_given_to_configure_signs_and_checks_tokens(aikpi_spans):
 def test_a_bad_token_key_is_refused(bad):
     with pytest.raises(ValueError, match="token_key"):
         aikpi.configure(token_key=bad)
+
+
+def test_a_human_only_step_has_no_token_to_decide_later(aikpi_spans):
+    # its duration is its human time: a late decision would count human time twice
+    with (
+        aikpi.workflow("support", cohort="ai_assisted"),
+        aikpi.step("send", assisted=False) as step,
+        pytest.raises(ValueError) as caught,
+    ):
+        step.token()
+    assert "assisted=False" in str(caught.value) and "outcome()" in str(caught.value)

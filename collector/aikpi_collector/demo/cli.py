@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ("DEFAULT_SEED", "DEFAULT_UNITS", "add_arguments", "run", "run_pilot")
 
 DEFAULT_SEED = 7
-DEFAULT_UNITS = 800
+DEFAULT_UNITS = 1200
 _SERVE_METRICS_PORT = 9464
 
 
@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("table", "json", "markdown"), default="table", help="scorecard format"
     )
     parser.add_argument("--plot", metavar="FILE.png", help="also write a chart of the cohorts")
+    parser.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="a pilot plan to judge the simulated pilot by (make demo: grafana/pilot-plan.yaml); "
+        "the pilot then lasts the plan's pilot_period",
+    )
     parser.add_argument(
         "--full", action="store_true", help="table: every KPI row, not only the headlines"
     )
@@ -163,6 +169,15 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"--days must be >= 3, got {args.days}")
     if args.live_units < 0 or args.live_interval <= 0:
         return _fail("--live-units must be >= 0 and --live-interval > 0")
+    plan = None
+    if args.plan:
+        from aikpi_collector.plan import PlanError, load_plan
+
+        try:
+            plan = load_plan(args.plan)
+        except PlanError as exc:
+            return _fail(str(exc))
+        args.days = float(plan.pilot_period.days)  # the costs are charged for these days
     from aikpi_collector.config import CollectorConfig, LaborCost
     from aikpi_collector.demo.model import LABOR_RATES
     from aikpi_collector.demo.pipeline import reachable_host
@@ -200,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
                 spec=load_slo_spec(None),
                 window_seconds=args.days * 86400.0,
                 skip_incomplete=True,  # a tiny --units may leave a workflow with one cohort
+                plan=plan,
             )
         except (SourceError, NoDataError, NoBaselineError, SpecError) as exc:
             return _fail(str(exc))

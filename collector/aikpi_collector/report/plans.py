@@ -29,7 +29,7 @@ from aikpi_collector.plan import (
 )
 from aikpi_collector.report.kpis import ALL_WORKFLOWS, CohortData, Comparison
 
-__all__ = ("judge", "observed", "pair")
+__all__ = ("covered", "judge", "observed", "pair")
 
 
 def _stats(data: CohortData, kpi: cat.Kpi):
@@ -49,7 +49,7 @@ def observed(c: Comparison, plan: Plan) -> dict[str, CohortPair]:
     return {criterion.kpi: pair(c, criterion.kpi) for criterion in plan.criteria}
 
 
-def _covered(comparisons: Sequence[Comparison], plan: Plan) -> list[Comparison]:
+def covered(comparisons: Sequence[Comparison], plan: Plan) -> list[Comparison]:
     """The plan's workflows, and all workflows together when the plan covers every one."""
     names = {c.workflow for c in comparisons if c.workflow != ALL_WORKFLOWS}
     wanted = set(plan.workflows) if plan.workflows else names
@@ -100,15 +100,15 @@ def judge(
     default rate) is shared among the plan's workflows in proportion to their AI-assisted
     steps; the all-workflows verdict carries the whole of it.
     """
-    covered = _covered(comparisons, plan)
+    in_plan = covered(comparisons, plan)
     tco = total_cost_of_ownership(
         plan.costs, plan.pilot_period.days, Decimal(str(labour_rate_usd_per_hour))
     )
-    workflows = [c for c in covered if c.workflow != ALL_WORKFLOWS]
+    workflows = [c for c in in_plan if c.workflow != ALL_WORKFLOWS]
     weights = {c.workflow: c.ai.total(cat.Total(cat.ASSISTED_STEPS.name)) for c in workflows}
     shares = share_tco(tco, weights) if sum(weights.values()) > 0 else {}
     verdicts: dict[str, PlanVerdict] = {}
-    for c in covered:
+    for c in in_plan:
         whole = c.workflow == ALL_WORKFLOWS or len(workflows) == 1
         share = tco if whole else shares.get(c.workflow)
         verdict = judge_plan(plan, observed(c, plan))

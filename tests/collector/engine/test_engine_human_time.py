@@ -117,3 +117,17 @@ def test_every_baseline_step_costs_its_duration_even_with_an_outcome() -> None:
     assert (_human(registry, "_count", **labels), _human(registry, "_sum", **labels)) == (1, 900.0)
     assert value(registry, "aikpi_assisted_steps_total", step_labels(**labels)) == 0
     assert value(registry, "aikpi_outcomes_total", step_labels(outcome="edited", **labels)) == 1
+
+
+def test_a_baseline_step_decided_late_counts_its_human_time_once() -> None:
+    # a reviewer's late decision on human work: the step's duration is its human time
+    engine, registry = new_engine()
+    attrs = {**step_span().attributes, semconv.COHORT: "baseline"}
+    step = span(attrs, seconds=700.0)
+    engine.process(step)
+    late = outcome_span("edited", **{semconv.REVIEW_SECONDS: 60.0, semconv.COHORT: "baseline"})
+    late.trace_id, late.parent_span_id = step.trace_id, step.span_id
+    engine.process(late)
+    labels = {"cohort": "baseline"}
+    assert (_human(registry, "_count", **labels), _human(registry, "_sum", **labels)) == (1, 700.0)
+    assert value(registry, "aikpi_outcomes_total", step_labels(outcome="edited", **labels)) == 1

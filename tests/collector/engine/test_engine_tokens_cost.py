@@ -189,9 +189,24 @@ def test_unpriced_model_counts_tokens_zero_cost_and_logs_once(caplog) -> None:
     assert "price_overrides" in messages[0]
 
 
-def test_unknown_provider_spelling_falls_back_to_model_lookup() -> None:
+def test_semconv_provider_name_prices_at_that_provider() -> None:
+    """``azure.ai.openai`` is Azure in the price table (whose davinci is not OpenAI's price),
+    not the provider the table's fuzzy match would pick."""
     engine, registry = new_engine()
-    engine.process(
-        chat_span("gpt-4o", **{OUT: 1_000_000, semconv.GEN_AI_PROVIDER_NAME: "azure.ai.openai"})
-    )
-    assert cost(registry, "gpt-4o") == pytest.approx(10.0, rel=1e-12)
+    usage = {IN: 1_000_000, OUT: 0, semconv.GEN_AI_PROVIDER_NAME: "azure.ai.openai"}
+    engine.process(chat_span("davinci", **usage))
+    azure = calc_price(Usage(input_tokens=1_000_000), model_ref="davinci", provider_id="azure")
+    openai = calc_price(Usage(input_tokens=1_000_000), model_ref="davinci", provider_id="openai")
+    assert azure.total_price != openai.total_price
+    assert cost(registry, "davinci") == pytest.approx(float(azure.total_price), rel=1e-12)
+
+
+def test_provider_missing_from_the_table_is_unpriced_not_guessed() -> None:
+    """IBM watsonx is not in the price table: Mistral's own price is not its price."""
+    engine, registry = new_engine()
+    usage = {IN: 1_000, OUT: 100, semconv.GEN_AI_PROVIDER_NAME: "ibm.watsonx.ai"}
+    engine.process(chat_span("mistral-large", **usage))
+    assert tokens(registry, "mistral-large", "input") == 1_000
+    assert cost(registry, "mistral-large") == 0.0
+    unpriced = {"model": "mistral-large"}
+    assert value(registry, "aikpi_collector_unpriced_spans_total", unpriced) == 1
