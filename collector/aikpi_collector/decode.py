@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from typing import Any
 
 from google.protobuf.message import DecodeError as _ProtobufDecodeError
@@ -158,6 +159,9 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
 
 
 # --- JSON (OTLP/JSON mapping: camelCase keys, hex ids, int64 as string or number) -------
+# Strict where the mapping is: ids are exactly 32/16 hex digits, integers fit their protobuf
+# type (fixed64 times 0..2**64-1, int64 values, int32 enums), so a value the protobuf
+# encoding could not carry is a malformed request (400), not a span counted with it.
 
 
 class _JsonError(Exception):
@@ -172,20 +176,41 @@ def _expect_list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def _json_int(value: Any, what: str) -> int:
-    """An int64/uint64 field: a JSON number or a decimal string."""
+def _shown(value: Any) -> str:
+    """``repr`` of a bad value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 42 else text[:40] + "..."
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT64 = (0, 2**64 - 1)
+_UINT64_MAX = _UINT64[1]
+_INT32 = (-(2**31), 2**31 - 1)
+_DECIMAL = re.compile(r"-?[0-9]+")
+"""What the protobuf JSON mapping allows for a 64-bit integer written as a string."""
+
+
+def _json_int(value: Any, what: str, bounds: tuple[int, int] = _INT64) -> int:
+    """An integer field: a JSON number or a decimal string, within its protobuf type
+    (``bounds``: int64 by default, uint64 for fixed64 times, int32 for enums)."""
     if isinstance(value, bool):
         raise _JsonError(f"{what}: expected an integer, got a boolean")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
+        number = value
+    elif isinstance(value, str):
+        if len(value) <= 21 and _DECIMAL.fullmatch(value):
+            number = int(value)
     elif isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _JsonError(f"{what}: expected an integer (number or decimal string), got {value!r}")
+        number = int(value)
+    if number is None:
+        raise _JsonError(
+            f"{what}: expected an integer (number or decimal string), got {_shown(value)}"
+        )
+    low, high = bounds
+    if not low <= number <= high:
+        raise _JsonError(f"{what}: {_shown(value)} is outside {low}..{high}")
+    return number
 
 
 _SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -280,18 +305,15 @@ def _json_attributes(items: Any, what: str) -> dict[str, Any]:
     return attributes
 
 
+_HEX_ID = {16: re.compile(r"[0-9A-Fa-f]{32}"), 8: re.compile(r"[0-9A-Fa-f]{16}")}
+
+
 def _json_id(value: Any, size: int, what: str) -> bytes:
-    """A trace or span id: hex per OTLP/JSON (base64, the generic protobuf JSON form, too)."""
-    if isinstance(value, str):
-        try:
-            if len(value) == 2 * size:
-                return bytes.fromhex(value)
-            decoded = base64.b64decode(value, validate=True)
-            if len(decoded) == size:
-                return decoded
-        except (ValueError, binascii.Error):
-            pass
-    raise _JsonError(f"{what}: expected {2 * size} hex characters, got {value!r}")
+    """A trace or span id: exactly ``2 * size`` hex digits, as OTLP/JSON specifies (not
+    base64, the generic protobuf JSON form; ``bytes.fromhex`` alone would skip spaces)."""
+    if isinstance(value, str) and _HEX_ID[size].fullmatch(value):
+        return bytes.fromhex(value)
+    raise _JsonError(f"{what}: expected {2 * size} hex digits, got {_shown(value)}")
 
 
 def _json_parent_id(value: Any, what: str) -> bytes:
@@ -312,7 +334,7 @@ def _json_status_error(status: Any, what: str) -> bool:
     if isinstance(code, str) and code in ("STATUS_CODE_UNSET", "STATUS_CODE_OK"):
         return False
     if isinstance(code, int) and not isinstance(code, bool):
-        return code == _STATUS_CODE_ERROR
+        return _json_int(code, f"{what}.code", _INT32) == _STATUS_CODE_ERROR
     raise _JsonError(f"{what}.code: expected an integer status code, got {code!r}")
 
 
@@ -345,8 +367,12 @@ def _json_span(span: Any, resource_attributes: dict[str, Any], what: str) -> Spa
         _json_id(span.get("traceId"), 16, f"{what}.traceId"),
         _json_id(span.get("spanId"), 8, f"{what}.spanId"),
         name,
-        start if type(start) is int else _json_int(start, f"{what}.startTimeUnixNano"),
-        end if type(end) is int else _json_int(end, f"{what}.endTimeUnixNano"),
+        start
+        if type(start) is int and 0 <= start <= _UINT64_MAX
+        else _json_int(start, f"{what}.startTimeUnixNano", _UINT64),
+        end
+        if type(end) is int and 0 <= end <= _UINT64_MAX
+        else _json_int(end, f"{what}.endTimeUnixNano", _UINT64),
         _json_status_error(span.get("status"), f"{what}.status"),
         _json_attributes(span.get("attributes"), f"{what}.attributes"),
         events,

@@ -13,6 +13,8 @@ compares their speed.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
@@ -21,14 +23,17 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.exposition import generate_latest as _generate_text
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as _om
+from prometheus_client.samples import Exemplar
 
-from aikpi_collector._kpi_writer import write_counter, write_histogram
+from aikpi_collector._kpi_writer import encodable, write_counter, write_histogram
 from aikpi_collector.metrics import RAW_FAMILIES, CounterFamily, HistogramFamily
 
 __all__ = ("OPENMETRICS_ACCEPT", "render_metrics", "render_metrics_reference")
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text; version=1.0.0"
 """An ``Accept`` header value that selects OpenMetrics (with exemplars)."""
+
+logger = logging.getLogger(__name__)
 
 _EOF = "# EOF\n"
 
@@ -70,12 +75,71 @@ def render_metrics_reference(
     return encoder(registry), content_type
 
 
+def _sanitized(metric: Metric) -> Metric:
+    """A copy of ``metric`` whose label and exemplar values all encode as UTF-8 and whose
+    exemplar timestamps are finite (the rest left out): what an encoder can always write."""
+    copy = Metric(metric.name, encodable(metric.documentation), metric.type, metric.unit)
+    for sample in metric.samples:
+        exemplar = sample.exemplar
+        if exemplar is not None:
+            stamp = exemplar.timestamp
+            if isinstance(stamp, float) and not math.isfinite(stamp):
+                stamp = None
+            exemplar = Exemplar(
+                {key: encodable(value) for key, value in exemplar.labels.items()},
+                exemplar.value,
+                stamp,
+            )
+        labels = {key: encodable(value) for key, value in sample.labels.items()}
+        copy.samples.append(sample._replace(labels=labels, exemplar=exemplar))
+    return copy
+
+
+def _unreadable(metrics: list[Metric]) -> bool:
+    """Whether a label or exemplar value holds a NUL, which encoders write as it is and
+    Prometheus's parser refuses (the whole scrape fails)."""
+    for metric in metrics:
+        for sample in metric.samples:
+            if any("\x00" in value for value in sample.labels.values()):
+                return True
+            exemplar = sample.exemplar
+            if exemplar is not None and any("\x00" in v for v in exemplar.labels.values()):
+                return True
+    return False
+
+
+def _encode(encoder: Callable[..., bytes], metrics: list[Metric]) -> bytes:
+    """``encoder`` over ``metrics``; if a stored value cannot be written (a label that is not
+    valid UTF-8, say) or read back (a NUL), over sanitized copies instead, so that no value
+    can fail a scrape."""
+    if _unreadable(metrics):
+        return encoder(_Metrics([_sanitized(metric) for metric in metrics]))
+    try:
+        return encoder(_Metrics(metrics))
+    except (UnicodeEncodeError, ValueError, OverflowError) as exc:
+        logger.warning("exposition: writing sanitized values (%s)", exc)
+        return encoder(_Metrics([_sanitized(metric) for metric in metrics]))
+
+
 def render_metrics(registry: CollectorRegistry, accept_header: str | None) -> tuple[bytes, str]:
-    """The body and content type of one scrape of ``registry``; KPI samples written fast."""
+    """The body and content type of one scrape of ``registry``; KPI samples written fast.
+
+    A value that cannot be written is sanitized, never fatal (defence in depth: the engine
+    refuses such values before they are stored). Any other failure raises.
+    """
     encoder, content_type = choose_encoder(accept_header or "")
     openmetrics = _openmetrics_or_text(encoder)
     if openmetrics is None:
-        return encoder(registry), content_type
+        try:
+            body = encoder(registry)
+        except (UnicodeEncodeError, ValueError, OverflowError) as exc:
+            # prometheus_client could not write a stored value in the escaping asked for;
+            # answer in the Prometheus text format, which every scraper accepts
+            logger.warning("exposition: %s; answering in the text format instead", exc)
+            return render_metrics(registry, None)
+        if b"\x00" in body:  # a value no scraper reads back: the sanitizing writer instead
+            return render_metrics(registry, None)
+        return body, content_type
     token = RAW_FAMILIES.set(True)
     try:
         collected = list(registry.collect())
@@ -87,7 +151,7 @@ def render_metrics(registry: CollectorRegistry, accept_header: str | None) -> tu
 
     def flush() -> None:
         if pending:
-            text = encoder(_Metrics(pending)).decode("utf-8")
+            text = _encode(encoder, pending).decode("utf-8")
             if openmetrics:
                 text = text.removesuffix(_EOF)
             out.append(text)

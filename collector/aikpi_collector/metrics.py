@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -374,8 +374,24 @@ class SelfMetrics:
         )
         self.requests_rejected = Counter(
             "aikpi_collector_requests_rejected_total",
-            "Whole requests rejected (malformed, unsupported_media_type, too_large, overloaded).",
+            "Whole requests refused, by transport and reason (malformed, unsupported_media_type, "
+            "too_large, overloaded, memory_budget, too_many_connections, body_timeout, "
+            "unauthenticated).",
             ("transport", "reason"),
+            registry=registry,
+        )
+        self.connections_closed = Counter(
+            "aikpi_collector_connections_closed_total",
+            "HTTP connections the collector closed without a request in progress, by listener "
+            "and reason (header_timeout: no complete request head in time; idle_timeout: "
+            "keep-alive connection idle).",
+            ("listener", "reason"),
+            registry=registry,
+        )
+        self.open_connections = Gauge(
+            "aikpi_collector_open_connections",
+            "HTTP connections open now, by listener (otlp_http, metrics).",
+            ("listener",),
             registry=registry,
         )
         self.duplicate_decisions = Counter(
@@ -403,6 +419,15 @@ class SelfMetrics:
             ("model",),
             registry=registry,
         )
+        self.exposition_errors = Counter(
+            "aikpi_collector_exposition_errors_total",
+            "Scrapes of /metrics that failed to render (answered 500; /readyz answers 503 until "
+            "a render succeeds), by format (text, openmetrics).",
+            ("format",),
+            registry=registry,
+        )
+        for fmt in ("text", "openmetrics"):
+            self.exposition_errors.labels(format=fmt)  # 0 from the start, for rate() alerts
         self.request_duration = Histogram(
             "aikpi_collector_request_duration_seconds",
             "Time to handle one OTLP export request, by transport.",

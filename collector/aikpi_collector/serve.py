@@ -82,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"aikpi-collector: {exc}", file=sys.stderr)
             return 1
         tune_gc()  # the same settings as the engine benchmark
+        scheme = server.scheme
         print(
-            f"aikpi-collector listening: OTLP/HTTP http://{config.host}:{server.http_port}"
-            f"/v1/traces, OTLP/gRPC {config.host}:{server.grpc_port}, "
-            f"metrics http://{config.host}:{server.metrics_port}/metrics",
+            f"aikpi-collector listening: OTLP/HTTP {scheme}://{config.host}:{server.http_port}"
+            f"/v1/traces, OTLP/gRPC {config.host}:{server.grpc_port}"
+            f"{' (TLS)' if scheme == 'https' else ''}, "
+            f"metrics {scheme}://{config.host}:{server.metrics_port}/metrics",
             file=sys.stderr,
             flush=True,
         )

@@ -16,6 +16,7 @@ SIGTERM (and killed if it hangs) when the block ends, and its exit status is che
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -58,12 +59,21 @@ class CollectorProcess:
     metrics_port: int
     config_path: Path
     log_path: Path
+    ssl_context: ssl.SSLContext | None = None
+    """Client TLS settings when the collector serves TLS (trusting its CA, client cert)."""
+    metrics_token: str | None = None
+    """Bearer token the test sends to ``/metrics``."""
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the collector serves TLS."""
+        return "https" if self.ssl_context is not None else "http"
 
     @property
     def http_endpoint(self) -> str:
         """Base URL for OTLP/HTTP, e.g. ``http://127.0.0.1:4318`` (append ``/v1/traces``)."""
-        return f"http://{self.host}:{self.http_port}"
+        return f"{self.scheme}://{self.host}:{self.http_port}"
 
     @property
     def traces_url(self) -> str:
@@ -78,7 +88,7 @@ class CollectorProcess:
     @property
     def metrics_url(self) -> str:
         """The Prometheus scrape URL."""
-        return f"http://{self.host}:{self.metrics_port}/metrics"
+        return f"{self.scheme}://{self.host}:{self.metrics_port}/metrics"
 
     def log(self) -> str:
         """Everything the collector wrote to stdout and stderr so far."""
@@ -89,7 +99,9 @@ class CollectorProcess:
         request = urllib.request.Request(self.metrics_url)
         if accept:
             request.add_header("Accept", accept)
-        with urllib.request.urlopen(request, timeout=10) as response:
+        if self.metrics_token:
+            request.add_header("Authorization", f"Bearer {self.metrics_token}")
+        with urllib.request.urlopen(request, timeout=10, context=self.ssl_context) as response:
             return response.read().decode("utf-8")
 
     def samples(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -113,9 +125,14 @@ class CollectorProcess:
 
 
 def _wait_ready(collector: CollectorProcess) -> None:
-    url = f"http://{collector.host}:{collector.metrics_port}/readyz"
+    url = f"{collector.scheme}://{collector.host}:{collector.metrics_port}/readyz"
     try:
-        wait_http_ok(url, timeout=_START_TIMEOUT_SECONDS, process=collector.process)
+        wait_http_ok(
+            url,
+            timeout=_START_TIMEOUT_SECONDS,
+            process=collector.process,
+            context=collector.ssl_context,
+        )
     except RuntimeError as exc:
         raise RuntimeError(f"collector {exc}; its output:\n{collector.log()}") from exc
     except TimeoutError as exc:
@@ -130,11 +147,15 @@ def running_collector(
     *,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    metrics_token: str | None = None,
 ) -> Iterator[CollectorProcess]:
     """Start ``python -m aikpi_collector --config FILE`` on free loopback ports; stop it after.
 
     ``config`` keys go to the YAML file as given (ports default to free ones, host to
     127.0.0.1). The block's end sends SIGTERM and asserts the process exited with status 0.
+    With ``tls`` in the config, pass the ``ssl_context`` the test's own requests use
+    (``/readyz``, scrapes); ``metrics_token`` goes with every scrape.
     """
     settings: dict[str, Any] = {"host": "127.0.0.1"}
     settings.update(config or {})
@@ -164,6 +185,8 @@ def running_collector(
         metrics_port=int(settings["metrics_port"]),
         config_path=config_path,
         log_path=log_path,
+        ssl_context=ssl_context,
+        metrics_token=metrics_token,
     )
     try:
         _wait_ready(collector)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -18,12 +19,15 @@ def free_port() -> int:
 
 
 def wait_http_ok(
-    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+    url: str,
+    timeout: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> None:
     """Poll ``url`` until it answers 200, or raise ``TimeoutError`` after ``timeout`` s.
 
     With ``process``, raise ``RuntimeError`` as soon as it exits (a bad config, a busy
-    port) instead of waiting out the timeout.
+    port) instead of waiting out the timeout. ``context``: TLS settings for an https URL.
     """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -31,7 +35,7 @@ def wait_http_ok(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"exited with status {process.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, OSError) as exc:

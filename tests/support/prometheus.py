@@ -167,6 +167,8 @@ def running_prometheus(
     alertmanager: str | None = None,
     data_dir: Path | None = None,
     extra_args: Sequence[str] = (),
+    scrape_settings: dict[str, Any] | None = None,
+    extra_jobs: Sequence[dict[str, Any]] = (),
 ) -> Iterator[PrometheusProcess]:
     """Start Prometheus scraping ``targets`` (``host:port``, job ``aikpi``) with rules loaded.
 
@@ -175,6 +177,8 @@ def running_prometheus(
     start from (e.g. blocks backfilled with ``promtool tsdb create-blocks-from``; default: a
     fresh one); ``extra_args`` are further flags (e.g. a long
     ``--storage.tsdb.retention.time`` so that backfilled history is not deleted at start).
+    ``scrape_settings`` are added to the ``aikpi`` job (e.g. ``scheme``, ``tls_config``,
+    ``authorization``); ``extra_jobs`` are more scrape configs, as Prometheus spells them.
     """
     binary = require_binary("prometheus")
     directory = Path(tmp_path) / f"prometheus-{time.monotonic_ns()}"
@@ -186,7 +190,12 @@ def running_prometheus(
         },
         "rule_files": [str(Path(p).resolve()) for p in rule_files],
         "scrape_configs": [
-            {"job_name": "aikpi", "static_configs": [{"targets": list(targets)}]},
+            {
+                "job_name": "aikpi",
+                "static_configs": [{"targets": list(targets)}],
+                **(scrape_settings or {}),
+            },
+            *extra_jobs,
         ],
     }
     if alertmanager:

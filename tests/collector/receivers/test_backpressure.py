@@ -1,8 +1,7 @@
-"""Back-pressure and graceful shutdown of the real collector process.
+"""Back-pressure and graceful shutdown of the real collector.
 
-Deterministic by construction: one request holds the only slot
-(``max_concurrent_requests: 1``) by sending its body slowly, so every other request meets a
-full collector, whatever the machine's speed.
+Deterministic by construction: the over-capacity test holds every request slot itself, the
+shutdown test keeps a request in flight by sending its body slowly.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from aikpi_collector.config import load_config
+from aikpi_collector.server import CollectorServer
 from google.rpc import error_details_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcExporter,
@@ -32,7 +33,7 @@ from rx_workload import (
     protobuf_body,
     self_metric,
 )
-from support.collector import running_collector
+from support.collector import parse_samples, running_collector
 
 pytestmark = pytest.mark.slow
 
@@ -76,30 +77,30 @@ class SlowRequest:
         return self.response
 
 
-def wait_until_full(url: str) -> None:
-    """Probe with empty (zero-span) requests until one is refused as overloaded."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        response = httpx.post(url, content=b"", headers=PROTOBUF, timeout=5)
-        if response.status_code == 503:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the slow request never took the only slot")
-
-
-def test_over_capacity_is_refused_at_once_then_retries_count_exactly(tmp_path: Path) -> None:
-    holder_runs = make_runs(8)
+def test_over_capacity_is_refused_at_once_then_retries_count_exactly() -> None:
+    """Every request slot busy: the slots are held the way a request holds one (a slot is
+    taken only once a body is in, so no slow client can hold one; holding them here keeps
+    the test deterministic whatever the machine's speed)."""
     burst_runs = [make_runs(3, start=100 + 10 * i) for i in range(12)]
     exporter_runs = make_runs(5, start=500)
-    config = {"max_concurrent_requests": 1, "retry_after_seconds": 1}
-    with running_collector(tmp_path, config) as collector:
-        url = collector.traces_url
-        holder = SlowRequest(url, protobuf_body(build_spans(holder_runs)))
-        wait_until_full(url)
+    config = load_config(
+        otlp_http_port=0,
+        otlp_grpc_port=0,
+        metrics_port=0,
+        max_concurrent_requests=2,
+        retry_after_seconds=1,
+        log_level="WARNING",
+    )
+    server = CollectorServer(config)
+    server.start()
+    admission = server.ingest.admission
+    try:
+        url = f"http://127.0.0.1:{server.http_port}/v1/traces"
+        grpc_target = f"127.0.0.1:{server.grpc_port}"
+        assert admission.try_acquire() and admission.try_acquire()  # both slots busy
 
         # a burst of concurrent requests: every one is refused at once with Retry-After
         bodies = [protobuf_body(build_spans(runs)) for runs in burst_runs]
-        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=12) as pool:
             responses = list(
                 pool.map(
@@ -107,12 +108,11 @@ def test_over_capacity_is_refused_at_once_then_retries_count_exactly(tmp_path: P
                     bodies,
                 )
             )
-        assert time.monotonic() - started < 5
         assert [r.status_code for r in responses] == [503] * len(bodies)
         assert all(r.headers["retry-after"] == "1" for r in responses)
 
         # gRPC shares the same slots: RESOURCE_EXHAUSTED with a RetryInfo
-        with grpc.insecure_channel(collector.grpc_endpoint) as channel:
+        with grpc.insecure_channel(grpc_target) as channel:
             raw = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
             with pytest.raises(grpc.RpcError) as caught:
                 raw(bodies[0], timeout=10)
@@ -121,44 +121,35 @@ def test_over_capacity_is_refused_at_once_then_retries_count_exactly(tmp_path: P
         retry = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
         assert retry.retry_delay.seconds == 1
 
-        # the official exporters retry on their own and succeed once the slot is free
+        # the official exporters retry on their own and succeed once the slots are free
         http_exporter = HttpExporter(endpoint=url, timeout=20)
-        grpc_exporter = GrpcExporter(endpoint=collector.grpc_endpoint, insecure=True, timeout=20)
+        grpc_exporter = GrpcExporter(endpoint=grpc_target, insecure=True, timeout=20)
         exporter_spans = build_spans(exporter_runs)
         with ThreadPoolExecutor(max_workers=2) as pool:
             http_result = pool.submit(http_exporter.export, exporter_spans[:9])
             grpc_result = pool.submit(grpc_exporter.export, exporter_spans[9:])
             time.sleep(0.3)
-            assert holder.finish().status_code == 200
+            admission.release()
+            admission.release()
             assert http_result.result(30) is SpanExportResult.SUCCESS
             assert grpc_result.result(30) is SpanExportResult.SUCCESS
         http_exporter.shutdown()
         grpc_exporter.shutdown()
 
-        # the refused burst, retried after the pause, counts exactly once
-        time.sleep(1)
+        # the refused burst, retried, counts exactly once
         for body in bodies:
             assert httpx.post(url, content=body, headers=PROTOBUF, timeout=10).status_code == 200
-        samples = collector.samples()
+        metrics = f"http://127.0.0.1:{server.metrics_port}/metrics"
+        samples = parse_samples(httpx.get(metrics, timeout=10).text)
+    finally:
+        server.stop(grace=1)
 
-    everything = holder_runs + [run for runs in burst_runs for run in runs] + exporter_runs
+    everything = [run for runs in burst_runs for run in runs] + exporter_runs
     assert_kpis_equal(samples, expected_samples(everything))
-    overloaded_http = self_metric(
-        samples,
-        "aikpi_collector_requests_rejected_total",
-        transport="http_protobuf",
-        reason="overloaded",
-    )
-    assert overloaded_http >= len(bodies) + 1  # the burst and the probe (plus exporter tries)
-    assert (
-        self_metric(
-            samples,
-            "aikpi_collector_requests_rejected_total",
-            transport="grpc",
-            reason="overloaded",
-        )
-        >= 1
-    )
+    rejected = "aikpi_collector_requests_rejected_total"
+    overloaded_http = self_metric(samples, rejected, transport="http_protobuf", reason="overloaded")
+    assert overloaded_http >= len(bodies)  # the burst (plus the exporter's tries)
+    assert self_metric(samples, rejected, transport="grpc", reason="overloaded") >= 1
 
 
 def test_sigterm_finishes_in_flight_request_and_exits_zero(tmp_path: Path) -> None:

@@ -145,3 +145,78 @@ def test_protobuf_errors() -> None:
         decode_protobuf(request.SerializeToString())
     assert decode_protobuf(b"") == []
     assert decode_protobuf(ExportTraceServiceRequest().SerializeToString()) == []
+
+
+def _one_span_document(**fields: object) -> bytes:
+    span: dict[str, object] = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "name": "x",
+    }
+    span.update(fields)
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("traceId", "01 02 03 04 05 06 07 08 09 0a 0b"),  # 32 characters, 11 bytes
+        ("traceId", "0af7651916cd43dd8448eb211c8031\t9"),
+        ("traceId", "AAECAwQFBgcICQoLDA0ODw=="),  # base64: not OTLP/JSON
+        ("traceId", "0af7651916cd43dd8448eb211c80319c00"),
+        ("spanId", "b7ad 6b7169203331"),
+        ("spanId", "b7ad6b716920333\n"),
+        ("spanId", "AAECAwQFBgc="),
+        ("parentSpanId", "01 02 03 04 05 6"),
+    ],
+)
+def test_json_ids_must_be_exactly_32_or_16_hex_digits(field: str, value: str) -> None:
+    with pytest.raises(DecodeError, match=f"{field}: expected"):
+        decode_json(_one_span_document(**{field: value}))
+
+
+def test_json_ids_are_case_insensitive_hex() -> None:
+    (record,) = decode_json(
+        _one_span_document(traceId="0AF7651916CD43DD8448EB211C80319C", parentSpanId="")
+    )
+    assert record.trace_id == bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
+    assert record.parent_span_id == b""
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"endTimeUnixNano": "1" + "0" * 400}, "endTimeUnixNano"),
+        ({"endTimeUnixNano": str(2**64)}, "endTimeUnixNano"),
+        ({"startTimeUnixNano": 2**64}, "startTimeUnixNano"),
+        ({"startTimeUnixNano": -1}, "startTimeUnixNano"),
+        ({"endTimeUnixNano": 1e20}, "endTimeUnixNano"),
+        ({"endTimeUnixNano": "1_000"}, "endTimeUnixNano"),
+        ({"endTimeUnixNano": " 42"}, "endTimeUnixNano"),
+        ({"endTimeUnixNano": "\u0664\u0662"}, "endTimeUnixNano"),  # Arabic-Indic digits
+        ({"attributes": [{"key": "k", "value": {"intValue": str(2**63)}}]}, "intValue"),
+        ({"attributes": [{"key": "k", "value": {"intValue": -(2**63) - 1}}]}, "intValue"),
+        ({"status": {"code": 2**31}}, "status.code"),
+    ],
+)
+def test_json_integers_outside_their_protobuf_type_are_malformed(
+    fields: dict[str, object], where: str
+) -> None:
+    with pytest.raises(DecodeError, match=where):
+        decode_json(_one_span_document(**fields))
+
+
+def test_json_integers_at_the_edges_of_their_type_decode() -> None:
+    (record,) = decode_json(
+        _one_span_document(
+            startTimeUnixNano=0,
+            endTimeUnixNano=str(2**64 - 1),
+            attributes=[
+                {"key": "low", "value": {"intValue": str(-(2**63))}},
+                {"key": "high", "value": {"intValue": 2**63 - 1}},
+                {"key": "float", "value": {"intValue": 5.0}},
+            ],
+        )
+    )
+    assert record.end_unix_nano == 2**64 - 1
+    assert record.attributes == {"low": -(2**63), "high": 2**63 - 1, "float": 5}

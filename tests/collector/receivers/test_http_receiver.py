@@ -294,3 +294,52 @@ def test_standard_endpoint_variable_points_an_exporter_at_the_collector(
         exporter.shutdown()
         samples = collector.samples()
     assert_kpis_equal(samples, expected_samples(runs))
+
+
+def test_every_gzip_member_is_read_and_bounded_together(tmp_path: Path) -> None:
+    """A gzip body may hold several members (RFC 1952); like Go's gzip reader (the
+    OpenTelemetry Collector's), all are read, and their inflated total is what is bounded."""
+    first, second = make_runs(4), make_runs(5, start=40)
+    # two protobuf messages back to back are one message with both span lists
+    two_members = gzip.compress(protobuf_body(build_spans(first))) + gzip.compress(
+        protobuf_body(build_spans(second))
+    )
+    limit = 64 * 1024
+    many_small_members = gzip.compress(b"\0" * (limit // 4)) * 5  # 5/4 of the limit inflated
+    trailing_garbage = gzip.compress(protobuf_body(build_spans(make_runs(2, start=90)))) + b"xx"
+    zipped = {**PROTOBUF, "Content-Encoding": "gzip"}
+    with running_collector(tmp_path, {"max_request_bytes": limit}) as collector:
+        with httpx.Client(timeout=10) as client:
+            counted = client.post(collector.traces_url, content=two_members, headers=zipped)
+            too_large = client.post(
+                collector.traces_url, content=many_small_members, headers=zipped
+            )
+            garbage = client.post(collector.traces_url, content=trailing_garbage, headers=zipped)
+        samples = collector.samples()
+    assert counted.status_code == 200, counted.text
+    assert (too_large.status_code, garbage.status_code) == (413, 400)
+    assert "gzip" in _status_message(garbage)
+    assert_kpis_equal(samples, expected_samples(first + second))
+
+
+def test_json_values_outside_their_protobuf_type_are_refused_whole(tmp_path: Path) -> None:
+    runs = make_runs(2)
+    document = json.loads(json_body(build_spans(runs)))
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["endTimeUnixNano"] = "1" + "0" * 400
+    with running_collector(tmp_path) as collector:
+        response = httpx.post(
+            collector.traces_url, content=json.dumps(document).encode(), headers=JSON
+        )
+        samples = collector.samples()
+    assert response.status_code == 400
+    assert "endTimeUnixNano" in _status_message(response)
+    assert_kpis_equal(samples, expected_samples([]))
+    assert (
+        self_metric(
+            samples,
+            "aikpi_collector_requests_rejected_total",
+            transport="http_json",
+            reason="malformed",
+        )
+        == 1
+    )
