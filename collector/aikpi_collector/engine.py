@@ -347,7 +347,7 @@ class KpiEngine:
                 correlation_id = get(CORRELATION_ID)
                 if type(correlation_id) is not str:
                     correlation_id = None if correlation_id is None else str(correlation_id)
-                elif not correlation_id.isascii():
+                elif not correlation_id.isascii() or "\x00" in correlation_id:
                     check_text(CORRELATION_ID, correlation_id)
                 context = (span.trace_id, correlation_id, _end_nanos(span))
         except SpanRejected as exc:

@@ -75,8 +75,13 @@ def _type_name(value: Any) -> str:
 
 
 def check_text(key: str, value: str) -> str:
-    """A string that can be written as UTF-8: no lone surrogate (OTLP/JSON's ``\\ud800``
-    decodes to one), so a label or exemplar value can never make a scrape fail."""
+    """A string a scrape can carry: valid UTF-8 (no lone surrogate, which OTLP/JSON's
+    ``\\ud800`` decodes to) and no NUL (Prometheus refuses a whole scrape holding one), so a
+    label or exemplar value can never make a scrape fail."""
+    if "\x00" in value:
+        raise SpanRejected(
+            "invalid_text", f"attribute {key!r} = {_show(value)} holds a NUL character"
+        )
     if not value.isascii():
         try:
             value.encode("utf-8")
