@@ -1,21 +1,24 @@
 """aikpi collector: OTLP receivers and a KPI engine that exposes Prometheus metrics.
 
-The heavier names (the engine, the in-process span processor, the config model) are
-imported on first use, so ``aikpi-collector --help`` and the SDK stay quick to import.
+The pipeline, one sub-package per stage: :mod:`.receivers` (OTLP/HTTP, OTLP/gRPC, the
+in-process span processor; decoding and admission) -> :mod:`.engine` (check a span, then
+update the metrics) -> :mod:`.exposition` (the metric store and ``/metrics``).
+:mod:`.server` runs them in one process. Names load on first use, so ``aikpi-collector
+--help`` and the SDK stay quick to import.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aikpi_collector.spanrecord import SpanRecord
+from aikpi_collector._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aikpi_collector.config import CollectorConfig, load_config
-    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.engine import KpiEngine, SpanRecord
     from aikpi_collector.processor import KpiSpanProcessor
+    from aikpi_collector.server import CollectorServer
 
 try:
     __version__ = version("aikpi")
@@ -24,6 +27,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = (
     "CollectorConfig",
+    "CollectorServer",
     "KpiEngine",
     "KpiSpanProcessor",
     "SpanRecord",
@@ -31,22 +35,12 @@ __all__ = (
     "load_config",
 )
 
-_LAZY = {
-    "CollectorConfig": "aikpi_collector.config",
-    "load_config": "aikpi_collector.config",
-    "KpiEngine": "aikpi_collector.engine",
-    "KpiSpanProcessor": "aikpi_collector.processor",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".config": ("CollectorConfig", "load_config"),
+        ".engine": ("KpiEngine", "SpanRecord"),
+        ".processor": ("KpiSpanProcessor",),
+        ".server": ("CollectorServer",),
+    },
+)

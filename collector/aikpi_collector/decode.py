@@ -20,7 +20,7 @@ from typing import Any
 from google.protobuf.message import DecodeError as _ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+from aikpi_collector.engine.spanrecord import SpanEvent, SpanRecord
 
 __all__ = ("DecodeError", "decode_json", "decode_protobuf")
 

@@ -52,7 +52,7 @@ from aikpi_collector.security import WWW_AUTHENTICATE
 
 if TYPE_CHECKING:
     from aikpi_collector.connections import ConnectionGuard
-    from aikpi_collector.engine import BatchResult
+    from aikpi_collector.engine.engine import BatchResult
     from aikpi_collector.security import BearerAuth
 
 __all__ = ("TRACES_PATH", "create_http_app")

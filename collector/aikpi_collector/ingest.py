@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from aikpi_collector.config import DECODE_MEMORY_FACTOR
 from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
-from aikpi_collector.engine import GRPC, HTTP_JSON, HTTP_PROTOBUF
-from aikpi_collector.spanrecord import SpanRecord
+from aikpi_collector.engine.engine import GRPC, HTTP_JSON, HTTP_PROTOBUF
+from aikpi_collector.engine.spanrecord import SpanRecord
 
 if TYPE_CHECKING:
-    from aikpi_collector.engine import BatchResult, KpiEngine
+    from aikpi_collector.engine.engine import BatchResult, KpiEngine
 
 __all__ = (
     "GRPC",

@@ -37,8 +37,8 @@ from prometheus_client.samples import Exemplar, Sample
 from prometheus_client.utils import floatToGoString
 
 from aikpi_collector import catalogue
-from aikpi_collector.cardinality import OVERFLOW, projection
 from aikpi_collector.config import CollectorConfig
+from aikpi_collector.engine.cardinality import OVERFLOW, projection
 
 __all__ = (
     "EXEMPLAR_MAX_RUNES",

@@ -1,7 +1,7 @@
 """``KpiSpanProcessor``: the KPI engine inside the application, no collector needed.
 
 An OpenTelemetry SDK ``SpanProcessor`` whose ``on_end`` converts the finished span into a
-:class:`~aikpi_collector.spanrecord.SpanRecord` and hands it to a
+:class:`~aikpi_collector.engine.spanrecord.SpanRecord` and hands it to a
 :class:`~aikpi_collector.engine.KpiEngine` (transport ``in_process``). Telemetry never
 raises into the application: a rejected span is logged and counted, nothing else.
 """
@@ -16,8 +16,8 @@ from opentelemetry.trace import StatusCode
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.engine import IN_PROCESS, KpiEngine
-from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+from aikpi_collector.engine.engine import IN_PROCESS, KpiEngine
+from aikpi_collector.engine.spanrecord import SpanEvent, SpanRecord
 
 __all__ = ("IN_PROCESS", "KpiSpanProcessor", "span_record")
 

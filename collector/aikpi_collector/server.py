@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import grpc
     import uvicorn
 
-    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.engine.engine import KpiEngine
     from aikpi_collector.ingest import Ingest
 
 __all__ = ("CollectorServer",)
@@ -84,7 +84,7 @@ class CollectorServer:
 
     def __init__(self, config: CollectorConfig, registry: CollectorRegistry | None = None) -> None:
         from aikpi_collector.connections import ConnectionGuard
-        from aikpi_collector.engine import KpiEngine
+        from aikpi_collector.engine.engine import KpiEngine
         from aikpi_collector.ingest import Ingest
 
         self.config = config

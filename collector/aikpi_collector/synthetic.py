@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from aikpi import semconv
 
-from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+from aikpi_collector.engine.spanrecord import SpanEvent, SpanRecord
 
 if TYPE_CHECKING:
-    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.engine.engine import KpiEngine
 
 __all__ = ("benchmark_render", "fill_every_metric", "pilot_spans")
 
@@ -199,7 +199,7 @@ def benchmark_render(n_label_sets: int = 2000, *, runs: int = 5) -> dict[str, An
     from prometheus_client import CollectorRegistry
 
     from aikpi_collector.config import CollectorConfig
-    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.engine.engine import KpiEngine
     from aikpi_collector.exposition import (
         OPENMETRICS_ACCEPT,
         render_metrics,

@@ -173,7 +173,7 @@ def pooled(phases: dict[str, list[Group]], names: tuple[str, ...], workflow: str
 
 def feed(engine, groups: list[Group], start_ns: int, ids: Iterator[int]) -> None:
     """Each step as the SDK would send it: a workflow span and a step span with its outcome."""
-    from aikpi_collector.spanrecord import SpanRecord
+    from aikpi_collector.engine import SpanRecord
 
     for group in groups:
         for step in group.steps:

@@ -8,11 +8,10 @@ import pytest
 from aikpi import semconv
 from aikpi_collector import catalogue
 from aikpi_collector.config import CollectorConfig, LaborCost
-from aikpi_collector.engine import KpiEngine
+from aikpi_collector.engine import KpiEngine, SpanRecord
 from aikpi_collector.exposition import render_metrics
 from aikpi_collector.report.kpis import CohortData
 from aikpi_collector.report.sources import parse_metrics_text
-from aikpi_collector.spanrecord import SpanRecord
 from prometheus_client import CollectorRegistry
 
 _ids = itertools.count(1)

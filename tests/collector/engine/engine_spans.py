@@ -7,8 +7,7 @@ from typing import Any
 
 from aikpi import semconv
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.engine import KpiEngine
-from aikpi_collector.spanrecord import SpanEvent, SpanRecord
+from aikpi_collector.engine import KpiEngine, SpanEvent, SpanRecord
 from prometheus_client import CollectorRegistry
 
 _ids = itertools.count(1)

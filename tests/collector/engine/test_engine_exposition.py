@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 from aikpi import semconv
+from aikpi_collector.engine import SpanEvent
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
-from aikpi_collector.spanrecord import SpanEvent
 from aikpi_collector.synthetic import fill_every_metric, pilot_spans
 from engine_spans import chat_span, new_engine, outcome_span, span, step_span
 from prometheus_client.openmetrics.parser import text_string_to_metric_families

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from aikpi import semconv
+from aikpi_collector.engine import SpanEvent
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
-from aikpi_collector.spanrecord import SpanEvent
 from engine_spans import (
     chat_span,
     dims,

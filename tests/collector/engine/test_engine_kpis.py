@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aikpi import semconv
-from aikpi_collector.spanrecord import SpanEvent
+from aikpi_collector.engine import SpanEvent
 from engine_spans import (
     TEAM,
     WORKFLOW,

@@ -6,9 +6,7 @@ import math
 
 import pytest
 from aikpi import semconv
-from aikpi_collector.engine import SpanRejected
-from aikpi_collector.spanrecord import SpanEvent
-from aikpi_collector.validate import REASONS
+from aikpi_collector.engine import REASONS, SpanEvent, SpanRejected
 from engine_spans import chat_span, dims, kpi_samples, new_engine, outcome_span, span, step_span
 
 LONG = "x" * (semconv.MAX_NAME_LENGTH + 1)

@@ -111,7 +111,7 @@ def test_inference_operations_count(operation: str | None) -> None:
 
 def test_unknown_operation_is_not_counted_and_said_once(caplog) -> None:
     engine, registry = new_engine()
-    caplog.set_level(logging.WARNING, logger="aikpi_collector.usage")
+    caplog.set_level(logging.WARNING, logger="aikpi_collector.engine.usage")
     for _ in range(3):
         engine.process(foreign(**{OP: "my_agent_loop", MODEL: "gpt-4o", IN: 10, OUT: 1}))
     assert all_tokens(registry) == {}

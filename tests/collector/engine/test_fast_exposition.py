@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 from aikpi import semconv
-from aikpi_collector.cardinality import OVERFLOW
+from aikpi_collector.engine import OVERFLOW, SpanEvent, SpanRecord
 from aikpi_collector.exposition import (
     OPENMETRICS_ACCEPT,
     render_metrics,
     render_metrics_reference,
 )
 from aikpi_collector.metrics import RAW_FAMILIES
-from aikpi_collector.spanrecord import SpanEvent, SpanRecord
 from aikpi_collector.synthetic import benchmark_render, fill_every_metric, pilot_spans
 from engine_spans import dims, new_engine, span
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om

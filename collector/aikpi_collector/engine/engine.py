@@ -48,14 +48,13 @@ from aikpi.semconv import (
 )
 from prometheus_client import CollectorRegistry
 
-from aikpi_collector.cardinality import OVERFLOW
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.dedup import DedupWindow
-from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
-from aikpi_collector.pricing import PriceBook
-from aikpi_collector.spanrecord import SpanRecord
-from aikpi_collector.usage import Usage, has_usage, read_usage
-from aikpi_collector.validate import (
+from aikpi_collector.engine.cardinality import OVERFLOW
+from aikpi_collector.engine.dedup import DedupWindow
+from aikpi_collector.engine.pricing import PriceBook
+from aikpi_collector.engine.spanrecord import SpanRecord
+from aikpi_collector.engine.usage import Usage, has_usage, read_usage
+from aikpi_collector.engine.validate import (
     MAX_SECONDS,
     MAX_TOKENS,
     SpanRejected,
@@ -64,6 +63,7 @@ from aikpi_collector.validate import (
     check_text,
     check_word,
 )
+from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
 
 __all__ = (
     "GRPC",

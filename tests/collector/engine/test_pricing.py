@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from aikpi_collector.pricing import PROVIDER_IDS, PriceBook, table_provider
+from aikpi_collector.engine.pricing import PROVIDER_IDS, PriceBook, table_provider
 from genai_prices import Usage, calc_price, data
 
 # gen_ai.provider.name well-known values (open-telemetry/semantic-conventions-genai,
@@ -157,7 +157,7 @@ def test_known_provider_without_the_model_is_unpriced_not_borrowed() -> None:
 
 @pytest.mark.parametrize("name", ["ibm.watsonx.ai", "ollama", "my-llm-gateway", "openai-proxy"])
 def test_provider_the_table_lacks_is_unpriced(name: str, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="aikpi_collector.pricing")
+    caplog.set_level(logging.WARNING, logger="aikpi_collector.engine.pricing")
     book = PriceBook()
     assert book.cost("gpt-4o", name, 1_000, 100, 0, 0) is None
     assert book.cost("gpt-4o", name, 1_000, 100, 0, 0) is None

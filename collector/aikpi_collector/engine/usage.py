@@ -25,8 +25,8 @@ from typing import Any
 
 from aikpi import semconv
 
-from aikpi_collector.pricing import PriceBook
-from aikpi_collector.validate import check_count, check_name, check_nonneg
+from aikpi_collector.engine.pricing import PriceBook
+from aikpi_collector.engine.validate import check_count, check_name, check_nonneg
 
 __all__ = (
     "INFERENCE_OPERATIONS",
