@@ -26,7 +26,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 if TYPE_CHECKING:
-    from aikpi_collector.metrics import SelfMetrics
+    from aikpi_collector.exposition.metrics import SelfMetrics
 
 __all__ = ("REASON_HEADER_TIMEOUT", "REASON_IDLE_TIMEOUT", "ConnectionGuard")
 

@@ -197,9 +197,9 @@ class CollectorServer:
         """Bind every port, serve in a background thread, return once all accept requests."""
         if self._started:
             raise RuntimeError("CollectorServer already started")
+        from aikpi_collector.exposition.metrics_app import ExpositionHealth, create_metrics_app
         from aikpi_collector.http_receiver import create_http_app
         from aikpi_collector.ingest import REASON_UNAUTHENTICATED
-        from aikpi_collector.metrics_app import ExpositionHealth, create_metrics_app
 
         config = self.config
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -200,7 +200,7 @@ def benchmark_render(n_label_sets: int = 2000, *, runs: int = 5) -> dict[str, An
 
     from aikpi_collector.config import CollectorConfig
     from aikpi_collector.engine.engine import KpiEngine
-    from aikpi_collector.exposition import (
+    from aikpi_collector.exposition.render import (
         OPENMETRICS_ACCEPT,
         render_metrics,
         render_metrics_reference,

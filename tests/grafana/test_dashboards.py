@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from aikpi_collector import catalogue as cat
-from aikpi_collector.metrics import SelfMetrics
+from aikpi_collector.exposition import SelfMetrics
 from grafana_files import (
     DASHBOARDS,
     GRAFANA,

@@ -63,7 +63,7 @@ from aikpi_collector.engine.validate import (
     check_text,
     check_word,
 )
-from aikpi_collector.metrics import ExemplarContext, KpiMetrics, SelfMetrics
+from aikpi_collector.exposition.metrics import ExemplarContext, KpiMetrics, SelfMetrics
 
 __all__ = (
     "GRPC",

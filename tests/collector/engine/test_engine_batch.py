@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from aikpi import semconv
-from engine_spans import new_engine, outcome_span, step_labels, step_span, value
+from support.engine_spans import new_engine, outcome_span, step_labels, step_span, value
 
 
 def test_self_metrics_by_transport() -> None:

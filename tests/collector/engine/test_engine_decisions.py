@@ -7,7 +7,7 @@ by (trace id, step span id) and keeps a bounded window of decided steps.
 from __future__ import annotations
 
 from aikpi import semconv
-from engine_spans import new_engine, outcome_span, step_labels, step_span, value
+from support.engine_spans import new_engine, outcome_span, step_labels, step_span, value
 
 
 def _late(word: str, step, **attrs):

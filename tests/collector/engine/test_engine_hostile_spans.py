@@ -16,7 +16,9 @@ import pytest
 from aikpi import semconv
 from aikpi_collector.engine import SpanEvent
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
-from engine_spans import (
+from support.binaries import require_binary
+from support.collector import running_collector
+from support.engine_spans import (
     chat_span,
     dims,
     kpi_samples,
@@ -26,8 +28,6 @@ from engine_spans import (
     step_span,
     value,
 )
-from support.binaries import require_binary
-from support.collector import running_collector
 
 
 def _json_request(attributes: dict[str, str], end: str = "2000000000") -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from aikpi import semconv
-from engine_spans import new_engine, outcome_span, span, step_labels, step_span, value
+from support.engine_spans import new_engine, outcome_span, span, step_labels, step_span, value
 
 ASSISTED = semconv.STEP_ASSISTED
 

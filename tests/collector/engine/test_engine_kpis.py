@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aikpi import semconv
 from aikpi_collector.engine import SpanEvent
-from engine_spans import (
+from support.engine_spans import (
     TEAM,
     WORKFLOW,
     dims,

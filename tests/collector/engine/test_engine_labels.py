@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aikpi import semconv
 from aikpi_collector.config import DEFAULT_LABEL_KEYS
-from engine_spans import chat_span, dims, new_engine, span, step_labels, step_span, value
+from support.engine_spans import chat_span, dims, new_engine, span, step_labels, step_span, value
 
 
 def test_dropped_label_key_is_aggregated_away() -> None:

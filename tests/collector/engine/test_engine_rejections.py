@@ -7,7 +7,15 @@ import math
 import pytest
 from aikpi import semconv
 from aikpi_collector.engine import REASONS, SpanEvent, SpanRejected
-from engine_spans import chat_span, dims, kpi_samples, new_engine, outcome_span, span, step_span
+from support.engine_spans import (
+    chat_span,
+    dims,
+    kpi_samples,
+    new_engine,
+    outcome_span,
+    span,
+    step_span,
+)
 
 LONG = "x" * (semconv.MAX_NAME_LENGTH + 1)
 VIOLATION = SpanEvent(semconv.POLICY_VIOLATION_EVENT, {semconv.POLICY_NAME: "pii"})

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 from aikpi import semconv
-from engine_spans import chat_span, new_engine, step_labels, value
 from genai_prices import Usage, calc_price
+from support.engine_spans import chat_span, new_engine, step_labels, value
 
 IN = semconv.GEN_AI_USAGE_INPUT_TOKENS
 OUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS

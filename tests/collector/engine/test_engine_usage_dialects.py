@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from aikpi import semconv
-from engine_spans import dims, new_engine, span, step_labels, value
 from genai_prices import Usage, calc_price
+from support.engine_spans import dims, new_engine, span, step_labels, value
 
 OP = semconv.GEN_AI_OPERATION_NAME
 IN = semconv.GEN_AI_USAGE_INPUT_TOKENS

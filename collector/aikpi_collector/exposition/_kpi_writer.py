@@ -9,7 +9,7 @@ exemplars. The lines are the ones ``prometheus_client`` writes for the families 
 ``CounterFamily.collect`` / ``HistogramFamily.collect`` build (the reference), in both
 formats: the tests compare the two outputs sample by sample and byte for byte.
 
-HELP and TYPE lines are not written here: ``aikpi_collector.exposition`` has
+HELP and TYPE lines are not written here: :mod:`aikpi_collector.exposition.render` has
 ``prometheus_client`` write them from the family's :meth:`header_metric`.
 """
 
@@ -19,7 +19,12 @@ from collections.abc import Sequence
 
 from prometheus_client.utils import floatToGoString
 
-from aikpi_collector.metrics import _CID_BUDGET, CounterFamily, ExemplarContext, HistogramFamily
+from aikpi_collector.exposition.metrics import (
+    _CID_BUDGET,
+    CounterFamily,
+    ExemplarContext,
+    HistogramFamily,
+)
 
 __all__ = ("encodable", "escape_label_value", "write_counter", "write_histogram")
 

@@ -9,9 +9,9 @@ update is one method call on a series, with no label tuple built, hashed or comp
 The store is registered as a custom ``prometheus_client`` collector whose ``collect()``
 builds ordinary metric families (the reference output, also used by
 ``registry.get_sample_value``). ``/metrics`` does not use them: while :data:`RAW_FAMILIES`
-is set, ``collect()`` yields the families themselves and ``aikpi_collector._kpi_writer``
-writes their text from label text cached per series, because ``prometheus_client``'s
-generators cost 8-14 us per sample. The engine serialises updates under one lock; a
+is set, ``collect()`` yields the families themselves and :mod:`._kpi_writer` writes their
+text from label text cached per series, because ``prometheus_client``'s generators cost
+8-14 us per sample. The engine serialises updates under one lock; a
 scrape takes the same lock only to copy one metric at a time.
 
 Self-metrics are ordinary ``prometheus_client`` metrics: they change once per batch or

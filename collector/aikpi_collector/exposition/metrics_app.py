@@ -58,7 +58,7 @@ def create_metrics_app(
     ``health`` records whether renders succeed (``/readyz`` reads it).
     """
     exposition = health if health is not None else ExpositionHealth()
-    from aikpi_collector.exposition import render_metrics
+    from aikpi_collector.exposition.render import render_metrics
     from aikpi_collector.security import WWW_AUTHENTICATE
 
     async def metrics(request: Request) -> Response:

@@ -4,11 +4,11 @@ The format (and content type) is chosen from the ``Accept`` header by
 ``prometheus_client``'s own ``choose_encoder``. Everything except the KPI samples (HELP and
 TYPE lines, the self-metrics, the labour-cost gauge, any other collector in the registry)
 is written by the encoder it returns. The KPI samples, ~156,000 at the cardinality limit,
-are written by :mod:`aikpi_collector._kpi_writer`, which produces the same lines in about
-a twentieth of the time (figures in ``docs/metrics.md``). :func:`render_metrics_reference`
-renders everything with ``prometheus_client`` alone: the tests prove the two equal
-(``tests/collector/engine/test_fast_exposition.py``), ``synthetic.benchmark_render``
-compares their speed.
+are written by :mod:`._kpi_writer`, which produces the same lines in about a twentieth of
+the time (figures in ``docs/metrics.md``). :func:`render_metrics_reference` renders
+everything with ``prometheus_client`` alone: the tests prove the two equal
+(``tests/collector/exposition/test_fast_exposition.py``), and
+``tests/support/synthetic.py`` (``benchmark_render``) compares their speed.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as _om
 from prometheus_client.samples import Exemplar
 
-from aikpi_collector._kpi_writer import encodable, write_counter, write_histogram
-from aikpi_collector.metrics import RAW_FAMILIES, CounterFamily, HistogramFamily
+from aikpi_collector.exposition._kpi_writer import encodable, write_counter, write_histogram
+from aikpi_collector.exposition.metrics import RAW_FAMILIES, CounterFamily, HistogramFamily
 
 __all__ = ("OPENMETRICS_ACCEPT", "render_metrics", "render_metrics_reference")
 

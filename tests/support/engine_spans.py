@@ -1,4 +1,4 @@
-"""Span builders and sample readers shared by the engine tests."""
+"""Span builders and sample readers shared by the engine and exposition tests."""
 
 from __future__ import annotations
 
