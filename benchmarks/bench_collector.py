@@ -32,10 +32,10 @@ from typing import Any
 
 from aikpi import semconv
 from aikpi_collector.config import load_config
-from aikpi_collector.decode import decode_json, decode_protobuf
 from aikpi_collector.engine import KpiEngine
 from aikpi_collector.exposition import render_metrics
 from aikpi_collector.gc_tuning import GEN0_THRESHOLD, restore_gc, tune_gc
+from aikpi_collector.receivers import decode_json, decode_protobuf
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue

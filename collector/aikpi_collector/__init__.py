@@ -17,7 +17,7 @@ from aikpi_collector._lazy import lazy_exports
 if TYPE_CHECKING:
     from aikpi_collector.config import CollectorConfig, load_config
     from aikpi_collector.engine import KpiEngine, SpanRecord
-    from aikpi_collector.processor import KpiSpanProcessor
+    from aikpi_collector.receivers import KpiSpanProcessor
     from aikpi_collector.server import CollectorServer
 
 try:
@@ -40,7 +40,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         ".config": ("CollectorConfig", "load_config"),
         ".engine": ("KpiEngine", "SpanRecord"),
-        ".processor": ("KpiSpanProcessor",),
+        ".receivers": ("KpiSpanProcessor",),
         ".server": ("CollectorServer",),
     },
 )

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from aikpi_collector.engine.engine import KpiEngine
-    from aikpi_collector.ingest import Ingest
+    from aikpi_collector.receivers.ingest import Ingest
 
 __all__ = ("CollectorServer",)
 
@@ -85,7 +85,7 @@ class CollectorServer:
     def __init__(self, config: CollectorConfig, registry: CollectorRegistry | None = None) -> None:
         from aikpi_collector.connections import ConnectionGuard
         from aikpi_collector.engine.engine import KpiEngine
-        from aikpi_collector.ingest import Ingest
+        from aikpi_collector.receivers.ingest import Ingest
 
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -162,7 +162,7 @@ class CollectorServer:
 
     async def _start_grpc(self) -> int:
         """Create, bind and start the ``grpc.aio`` server (it must be made in its loop)."""
-        from aikpi_collector.grpc_receiver import GrpcLimits, create_grpc_server
+        from aikpi_collector.receivers.grpc_receiver import GrpcLimits, create_grpc_server
 
         config = self.config
         assert self._executor is not None
@@ -198,8 +198,8 @@ class CollectorServer:
         if self._started:
             raise RuntimeError("CollectorServer already started")
         from aikpi_collector.exposition.metrics_app import ExpositionHealth, create_metrics_app
-        from aikpi_collector.http_receiver import create_http_app
-        from aikpi_collector.ingest import REASON_UNAUTHENTICATED
+        from aikpi_collector.receivers.http_receiver import create_http_app
+        from aikpi_collector.receivers.ingest import REASON_UNAUTHENTICATED
 
         config = self.config
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

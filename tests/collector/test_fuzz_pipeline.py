@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 from aikpi import semconv
 from aikpi_collector.config import CollectorConfig, load_config
-from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
 from aikpi_collector.engine import KpiEngine
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
+from aikpi_collector.receivers import DecodeError, decode_json, decode_protobuf
 from aikpi_collector.server import CollectorServer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SpanExportResult
-from rx_workload import build_spans, make_runs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for support.*
+
+from support.otlp_workload import build_spans, make_runs
 
 
 def main(argv: list[str]) -> int:

@@ -26,10 +26,9 @@ import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for support.*
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rx_workload import build_spans, make_runs, request_of
 from support.collector import running_collector
+from support.otlp_workload import build_spans, make_runs, request_of
 
 __all__ = ("body_of", "measure")
 

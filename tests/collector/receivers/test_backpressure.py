@@ -25,7 +25,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpExporter,
 )
 from opentelemetry.sdk.trace.export import SpanExportResult
-from rx_workload import (
+from support.collector import parse_samples, running_collector
+from support.otlp_workload import (
     assert_kpis_equal,
     build_spans,
     expected_samples,
@@ -33,7 +34,6 @@ from rx_workload import (
     protobuf_body,
     self_metric,
 )
-from support.collector import parse_samples, running_collector
 
 pytestmark = pytest.mark.slow
 

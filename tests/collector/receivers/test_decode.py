@@ -6,11 +6,18 @@ import json
 
 import pytest
 from aikpi import semconv
-from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
+from aikpi_collector.receivers import DecodeError, decode_json, decode_protobuf
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
-from rx_workload import build_spans, hex_ids, json_body, make_runs, protobuf_body, request_of
+from support.otlp_workload import (
+    build_spans,
+    hex_ids,
+    json_body,
+    make_runs,
+    protobuf_body,
+    request_of,
+)
 
 
 def test_protobuf_and_json_decode_to_the_same_records() -> None:

@@ -10,7 +10,8 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
-from rx_workload import (
+from support.collector import running_collector
+from support.otlp_workload import (
     assert_kpis_equal,
     build_spans,
     expected_samples,
@@ -20,7 +21,6 @@ from rx_workload import (
     self_metric,
     spans_per_run,
 )
-from support.collector import running_collector
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """OTLP/HTTP against the real ``aikpi-collector`` process: exporters, raw bodies, bad input.
 
 Every test compares ``/metrics`` (parsed with prometheus_client's parser) with ground truth
-computed from the known workload in ``rx_workload``.
+computed from the known workload in ``support.otlp_workload``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
-from rx_workload import (
+from support.collector import running_collector
+from support.otlp_workload import (
     assert_kpis_equal,
     build_spans,
     expected_samples,
@@ -28,7 +29,6 @@ from rx_workload import (
     self_metric,
     spans_per_run,
 )
-from support.collector import running_collector
 
 pytestmark = pytest.mark.slow
 

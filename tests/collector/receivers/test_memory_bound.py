@@ -15,8 +15,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from memory_probe import body_of, measure
-from rx_workload import self_metric
 from support.collector import running_collector
+from support.otlp_workload import self_metric
 from support.slowclients import EXPORT_METHOD, stalled_http_requests
 
 pytestmark = pytest.mark.slow

@@ -10,11 +10,11 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
-from rx_workload import build_spans, make_runs
 from support.binaries import require_binary
 from support.cli import run_collector_cli
 from support.collector import running_collector
 from support.net import free_port
+from support.otlp_workload import build_spans, make_runs
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,9 @@ import grpc
 import httpx
 import pytest
 from google.rpc import code_pb2, status_pb2
-from rx_workload import (
+from support.certs import Pki, make_pki
+from support.collector import CollectorProcess, running_collector
+from support.otlp_workload import (
     assert_kpis_equal,
     build_spans,
     expected_samples,
@@ -27,8 +29,6 @@ from rx_workload import (
     self_metric,
     spans_per_run,
 )
-from support.certs import Pki, make_pki
-from support.collector import CollectorProcess, running_collector
 from support.prometheus import running_prometheus
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ from aikpi_collector.config import load_config
 from aikpi_collector.server import CollectorServer
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from rx_workload import assert_kpis_equal, build_spans, expected_samples, make_runs
 from support.collector import parse_samples
+from support.otlp_workload import assert_kpis_equal, build_spans, expected_samples, make_runs
 
 
 def _port_is_free(port: int) -> bool:

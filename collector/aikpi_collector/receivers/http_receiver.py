@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aikpi_collector.ingest import (
+from aikpi_collector.receivers.ingest import (
     HTTP_JSON,
     HTTP_PROTOBUF,
     REASON_BODY_TIMEOUT,

@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from aikpi_collector.ingest import (
+from aikpi_collector.receivers.ingest import (
     GRPC,
     REASON_BODY_TIMEOUT,
     REASON_MALFORMED,

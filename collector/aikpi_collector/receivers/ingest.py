@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aikpi_collector.config import DECODE_MEMORY_FACTOR
-from aikpi_collector.decode import DecodeError, decode_json, decode_protobuf
 from aikpi_collector.engine.engine import GRPC, HTTP_JSON, HTTP_PROTOBUF
 from aikpi_collector.engine.spanrecord import SpanRecord
+from aikpi_collector.receivers.decode import DecodeError, decode_json, decode_protobuf
 
 if TYPE_CHECKING:
     from aikpi_collector.engine.engine import BatchResult, KpiEngine

@@ -8,7 +8,7 @@ import pytest
 from aikpi import semconv
 from aikpi_collector import KpiSpanProcessor
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.processor import span_record
+from aikpi_collector.receivers import span_record
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -93,7 +93,7 @@ def test_workflow_steps_usage_and_outcome(traced) -> None:
 
 def test_rejected_span_is_logged_never_raised(traced, caplog) -> None:
     tracer, registry, _ = traced
-    caplog.set_level(logging.WARNING, logger="aikpi_collector.processor")
+    caplog.set_level(logging.WARNING, logger="aikpi_collector.receivers.processor")
     with tracer.start_as_current_span(
         "step summarise",
         attributes={**STEP, semconv.SPAN_TYPE: "step", semconv.OUTCOME: "meh"},
