@@ -16,7 +16,7 @@ from collections.abc import Sequence
 __all__ = ("SUBCOMMANDS", "main")
 
 SUBCOMMANDS = {
-    "serve": ("aikpi_collector.serve", "run the collector: OTLP receivers and /metrics"),
+    "serve": ("aikpi_collector.serve_command", "run the collector: OTLP receivers and /metrics"),
     "rules": ("aikpi_collector.slo.cli", "generate Prometheus SLO recording and alert rules"),
     "report": ("aikpi_collector.report.cli", "print the pilot scorecard"),
     "plan": (

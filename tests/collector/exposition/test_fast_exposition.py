@@ -22,11 +22,11 @@ from aikpi_collector.exposition import (
     render_metrics_reference,
 )
 from aikpi_collector.exposition.metrics import RAW_FAMILIES
-from aikpi_collector.synthetic import benchmark_render, fill_every_metric, pilot_spans
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 from support.binaries import require_binary
 from support.engine_spans import dims, new_engine, span
+from support.synthetic import benchmark_render, fill_every_metric, pilot_spans
 
 HOSTILE = (
     'say "hi"',

@@ -8,11 +8,11 @@ import pytest
 from aikpi import semconv
 from aikpi_collector.engine import SpanEvent
 from aikpi_collector.exposition import OPENMETRICS_ACCEPT, render_metrics
-from aikpi_collector.synthetic import fill_every_metric, pilot_spans
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 from support.binaries import require_binary
 from support.engine_spans import chat_span, new_engine, outcome_span, span, step_span
+from support.synthetic import fill_every_metric, pilot_spans
 
 
 def _filled():

@@ -1,11 +1,11 @@
-"""Synthetic span workloads for benchmarks and tests: the span mix the SDK produces.
+"""Synthetic span workloads for the tests: the span mix the SDK produces, and a full store.
 
 ``pilot_spans`` builds workflow runs the way the SDK writes them (a workflow span, step
 spans with inline outcomes, LLM call spans with token usage, some late outcome spans,
 violations and reopen events), so throughput figures reflect real traffic rather than one
 repeated span. ``fill_every_metric`` gives every KPI metric exactly ``label_sets`` label
-sets, for the scrape benchmark; ``benchmark_render`` times that scrape, the fast writer
-against ``prometheus_client`` alone, in both formats.
+sets; ``benchmark_render`` times a scrape of it, the fast writer against
+``prometheus_client`` alone, in both formats (the figures in ``docs/metrics.md``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aikpi import semconv
-
-from aikpi_collector.engine.spanrecord import SpanEvent, SpanRecord
+from aikpi_collector.engine import SpanEvent, SpanRecord
 
 if TYPE_CHECKING:
-    from aikpi_collector.engine.engine import KpiEngine
+    from aikpi_collector.engine import KpiEngine
 
 __all__ = ("benchmark_render", "fill_every_metric", "pilot_spans")
 
@@ -196,15 +195,14 @@ def benchmark_render(n_label_sets: int = 2000, *, runs: int = 5) -> dict[str, An
     ``{text,openmetrics}_identical`` (the two bodies are byte for byte equal), ``samples``
     and ``text_bytes``, ``label_sets``, ``runs``.
     """
-    from prometheus_client import CollectorRegistry
-
     from aikpi_collector.config import CollectorConfig
-    from aikpi_collector.engine.engine import KpiEngine
-    from aikpi_collector.exposition.render import (
+    from aikpi_collector.engine import KpiEngine
+    from aikpi_collector.exposition import (
         OPENMETRICS_ACCEPT,
         render_metrics,
         render_metrics_reference,
     )
+    from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry()
     engine = KpiEngine(CollectorConfig(cardinality_limit=max(2000, n_label_sets)), registry)
