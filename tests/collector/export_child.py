@@ -14,7 +14,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for support.*
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
 from support.otlp_workload import build_spans, make_runs
 
