@@ -1,5 +1,6 @@
-"""Counts that must not drift: a raise wins over complete(), usage after the call is
-refused, and a nested workflow has no current step of its own."""
+"""What happens at the edges of a scope, so counts cannot drift: a raise wins over
+complete(), usage after its LLM call ended is refused, and a nested workflow has no current
+step of its own until one opens."""
 
 from __future__ import annotations
 
