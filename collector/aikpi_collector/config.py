@@ -258,10 +258,6 @@ class CollectorConfig(_Strict):
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return value.upper()
 
-    def labor_rate(self, team: str) -> float:
-        """USD per hour of human time for ``team``."""
-        return self.labor_cost.teams.get(team, self.labor_cost.default_usd_per_hour)
-
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and what is allowed."""

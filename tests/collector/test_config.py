@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aikpi_collector.config import DEFAULT_TIME_BUCKETS_SECONDS, ConfigError, load_config
+from aikpi_collector.config import (
+    DEFAULT_TIME_BUCKETS_SECONDS,
+    CollectorConfig,
+    ConfigError,
+    load_config,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -14,13 +19,18 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def labor_rate(config: CollectorConfig, team: str) -> float:
+    """USD per hour of ``team``'s human time: its own rate, else the default."""
+    return config.labor_cost.teams.get(team, config.labor_cost.default_usd_per_hour)
+
+
 def test_defaults_without_a_file() -> None:
     config = load_config()
     assert config.host == "127.0.0.1"
     assert (config.otlp_http_port, config.otlp_grpc_port, config.metrics_port) == (4318, 4317, 9464)
     assert config.cardinality_limit == 2000
     assert config.time_buckets_seconds == DEFAULT_TIME_BUCKETS_SECONDS
-    assert config.labor_rate("any-team") == 60.0
+    assert labor_rate(config, "any-team") == 60.0
     assert config.max_connections == 1024
     assert config.header_read_timeout_seconds == 10.0
     assert config.body_read_timeout_seconds == 30.0
@@ -40,8 +50,8 @@ def test_file_values_and_command_line_overrides(tmp_path: Path) -> None:
     assert config.metrics_port == 9999
     assert config.otlp_http_port == 6000  # the flag wins over the file
     assert config.otlp_grpc_port == 4317  # None means "not given"
-    assert config.labor_rate("sre") == 120
-    assert config.labor_rate("support") == 80
+    assert labor_rate(config, "sre") == 120
+    assert labor_rate(config, "support") == 80
     assert config.price_overrides["my-llama"].output_per_mtok == 0.2
 
 

@@ -33,6 +33,7 @@ from aikpi_collector.report.plans import kpi_stats
 from aikpi_collector.report.render import design_lines, to_json, to_markdown
 from aikpi_collector.report.samples import MetricSamples, Sample
 from scipy import stats as scipy_stats
+from support.samples import all_samples
 
 AI, BASE = "ai_assisted", "baseline"
 ALPHA = 0.05
@@ -155,7 +156,7 @@ def test_a_workflow_without_baseline_is_compared_with_every_run_of_its_pre_perio
 def test_the_pre_period_pools_both_labels_and_is_priced_at_the_pilot_rates() -> None:
     pre = PrePeriod(window(("rollout", AI, A_PRE), ("rollout", BASE, R_PRE)), "p")
     rate = Sample("aikpi_labor_cost_usd_per_hour", {"team": "default"}, 90.0)
-    kept = [s for s in _all(window(("rollout", AI, R_PILOT))) if s.name != rate.name]
+    kept = [s for s in all_samples(window(("rollout", AI, R_PILOT))) if s.name != rate.name]
     pilot = MetricSamples([*kept, rate])
     (c,) = compare_designs(pilot, pre)
     assert c.design == "before_after"
@@ -163,10 +164,6 @@ def test_the_pre_period_pools_both_labels_and_is_priced_at_the_pilot_rates() -> 
         statistics.fmean(A_PRE.human + R_PRE.human), rel=1e-12
     )
     assert c.baseline.labor_rate("default") == 90.0  # the pre-period's own gauge says 60
-
-
-def _all(samples: MetricSamples) -> list[Sample]:
-    return [s for name in samples.names() for s in samples.select(name)]
 
 
 def test_all_workflows_before_after_pools_the_pre_period_of_those_workflows_only() -> None:

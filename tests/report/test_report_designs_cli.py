@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support.cli import run_collector_cli
+from support.samples import sample_names
 from test_report_designs import PILOT
 
 TIMEOUT = 60
@@ -24,7 +25,7 @@ def report(*args: str):
 def exposition() -> bytes:
     """The constructed pilot window as a collector's /metrics page (totals)."""
     lines = []
-    for name in sorted(PILOT.names()):
+    for name in sorted(sample_names(PILOT)):
         for sample in PILOT.select(name):
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
             lines.append(f"{name}{{{labels}}} {sample.value!r}")

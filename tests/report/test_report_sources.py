@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aikpi_collector.report.sources import SourceError, parse_metrics_text, window_seconds
+from support.samples import sample_names
 
 EXPOSITION = """\
 # HELP aikpi_steps_total Steps.
@@ -30,7 +31,7 @@ aikpi_labor_cost_usd_per_hour{team="default"} 75.0
 
 def test_parse_keeps_only_the_kpi_samples() -> None:
     samples = parse_metrics_text(EXPOSITION)
-    assert samples.names() == {
+    assert sample_names(samples) == {
         "aikpi_steps_total",
         "aikpi_step_duration_seconds_bucket",
         "aikpi_step_duration_seconds_sum",

@@ -18,7 +18,8 @@ __all__ = ("DedupWindow",)
 class DedupWindow(set[bytes]):
     """The last ``capacity`` keys; ``capacity == 0`` turns the window off (all keys new).
 
-    A set itself, so the per-span question ``key in window`` costs one C-level hash probe.
+    A set itself: the engine asks ``key in window`` (one C-level hash probe per span), and
+    remembers a key with :meth:`commit` once what it stands for was counted.
     """
 
     __slots__ = ("_capacity", "_order")
@@ -30,17 +31,8 @@ class DedupWindow(set[bytes]):
         self._capacity = capacity
         self._order: deque[bytes] = deque()
 
-    @property
-    def capacity(self) -> int:
-        """Most keys remembered at once."""
-        return self._capacity
-
-    def admit(self, key: bytes) -> bool:
-        """Whether ``key`` is new (not in the window); remembers nothing."""
-        return key not in self
-
     def commit(self, key: bytes) -> None:
-        """Remember ``key``, new by :meth:`admit` (once what it stands for was counted),
+        """Remember ``key``, not in the window (once what it stands for was counted),
         forgetting the oldest key when the window is full."""
         if not self._capacity:
             return

@@ -39,8 +39,3 @@ class SpanRecord:
     resource_attributes: dict[str, Any] = field(default_factory=dict)
     parent_span_id: bytes = b""
     """8 bytes, or empty for a root span. A late outcome span's parent is the step it decides."""
-
-    @property
-    def duration_seconds(self) -> float:
-        """End minus start, in seconds (0 when the clock went backwards)."""
-        return max(0, self.end_unix_nano - self.start_unix_nano) / 1e9

@@ -242,12 +242,6 @@ class _Family:
     def _copy(series: Any) -> tuple[Any, ...]:
         raise NotImplementedError
 
-    def value(self, labels: dict[str, str]) -> Any:
-        """Current values of one series (tests and benchmarks), or ``None``."""
-        with self._lock:
-            found = self.series.get(tuple(labels[name] for name in self.label_names))
-            return None if found is None else self._copy(found)
-
 
 class CounterFamily(_Family):
     """A monotonic counter of :class:`CounterSeries`; a copy is ``(value, context, amount)``."""

@@ -51,13 +51,6 @@ class MetricSamples:
                 continue
             self._by_name.setdefault(sample.name, []).append(sample)
 
-    def __len__(self) -> int:
-        return sum(len(samples) for samples in self._by_name.values())
-
-    def names(self) -> set[str]:
-        """Sample names present."""
-        return set(self._by_name)
-
     def select(self, name: str, selector: Selector | None = None) -> list[Sample]:
         """Samples of ``name`` whose labels match ``selector``."""
         samples = self._by_name.get(name, [])
