@@ -16,45 +16,16 @@ HELP and TYPE lines are not written here: :mod:`aikpi_collector.exposition.rende
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client.utils import floatToGoString
 
-from aikpi_collector.exposition.metrics import (
-    _CID_BUDGET,
-    CounterFamily,
-    ExemplarContext,
-    HistogramFamily,
-)
+from aikpi_collector.exposition._text import escape_label_value, exemplar_parts
 
-__all__ = ("encodable", "escape_label_value", "write_counter", "write_histogram")
+if TYPE_CHECKING:
+    from aikpi_collector.exposition.metrics import CounterFamily, ExemplarContext, HistogramFamily
 
-
-def encodable(value: str) -> str:
-    """``value``, with what no scraper can read written as its Python escape, so that no
-    stored value can make a scrape fail and distinct values stay distinct: a code point
-    UTF-8 cannot encode (a lone surrogate, ``\\ud800``), and NUL (``\\x00``: valid UTF-8,
-    but Prometheus's parser refuses the whole scrape). Other values are returned as they are.
-    """
-    if "\x00" in value:
-        value = value.replace("\x00", "\\x00")
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
-
-
-def escape_label_value(value: str) -> str:
-    """A label value escaped as both exposition formats require (backslash, newline, quote),
-    made encodable first (:func:`encodable`)."""
-    value = encodable(value)
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-_MAX_EXEMPLAR_NANOS = 2**64 - 1
-"""OTLP times are uint64 nanoseconds; an exemplar timestamp outside them is left out."""
+__all__ = ("write_counter", "write_histogram")
 
 
 def _pairs(names: Sequence[str], key: Sequence[str]) -> list[tuple[str, str]]:
@@ -67,15 +38,14 @@ def _pairs(names: Sequence[str], key: Sequence[str]) -> list[tuple[str, str]]:
 
 def _exemplar_text(context: ExemplarContext, value: float) -> str:
     """`` # {correlation_id="...",trace_id="..."} value timestamp`` (OpenMetrics only)."""
-    trace_id, correlation_id, end_nanos = context
-    if correlation_id:
-        cid = escape_label_value(encodable(correlation_id)[:_CID_BUDGET])
-        labels = f'correlation_id="{cid}",trace_id="{trace_id.hex()}"'
+    trace_id, correlation_id, timestamp = exemplar_parts(context)
+    if correlation_id is None:
+        labels = f'trace_id="{trace_id}"'
     else:
-        labels = f'trace_id="{trace_id.hex()}"'
-    if 0 <= end_nanos <= _MAX_EXEMPLAR_NANOS:
-        return f" # {{{labels}}} {floatToGoString(value)} {end_nanos / 1e9}"
-    return f" # {{{labels}}} {floatToGoString(value)}"  # the timestamp is optional
+        labels = f'correlation_id="{escape_label_value(correlation_id)}",trace_id="{trace_id}"'
+    if timestamp is None:
+        return f" # {{{labels}}} {floatToGoString(value)}"
+    return f" # {{{labels}}} {floatToGoString(value)} {timestamp}"
 
 
 def write_counter(family: CounterFamily, out: list[str], openmetrics: bool) -> None:

@@ -39,9 +39,9 @@ from prometheus_client.utils import floatToGoString
 from aikpi_collector import catalogue
 from aikpi_collector.config import CollectorConfig
 from aikpi_collector.engine.cardinality import OVERFLOW, projection
+from aikpi_collector.exposition._text import exemplar_parts
 
 __all__ = (
-    "EXEMPLAR_MAX_RUNES",
     "RAW_FAMILIES",
     "REQUEST_DURATION_BUCKETS",
     "CounterFamily",
@@ -52,9 +52,6 @@ __all__ = (
     "KpiMetrics",
     "SelfMetrics",
 )
-
-EXEMPLAR_MAX_RUNES = 128
-"""OpenMetrics limit on the combined length of an exemplar's label names and values."""
 
 REQUEST_DURATION_BUCKETS = (
     0.0005,
@@ -85,16 +82,14 @@ ExemplarContext = tuple[bytes, "str | None", int]
 Nanoseconds, not seconds: the engine then allocates no float per span; the exposition
 divides (``/ 1e9``, the same float) only for the exemplars it writes."""
 
-_TRACE_BUDGET = len("trace_id") + 32
-_CID_BUDGET = EXEMPLAR_MAX_RUNES - _TRACE_BUDGET - len("correlation_id")
-
 
 def _exemplar(context: ExemplarContext, value: float) -> Exemplar:
-    trace_id, correlation_id, end_nanos = context
-    labels = {"trace_id": trace_id.hex()}
-    if correlation_id:
-        labels["correlation_id"] = correlation_id[:_CID_BUDGET]
-    return Exemplar(labels, value, end_nanos / 1e9)
+    """The ``prometheus_client`` exemplar of ``context`` (the reference output)."""
+    trace_id, correlation_id, timestamp = exemplar_parts(context)
+    labels = {"trace_id": trace_id}
+    if correlation_id is not None:
+        labels["correlation_id"] = correlation_id
+    return Exemplar(labels, value, timestamp)
 
 
 class CounterSeries:

@@ -25,7 +25,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as _om
 from prometheus_client.samples import Exemplar
 
-from aikpi_collector.exposition._kpi_writer import encodable, write_counter, write_histogram
+from aikpi_collector.exposition._kpi_writer import write_counter, write_histogram
+from aikpi_collector.exposition._text import encodable
 from aikpi_collector.exposition.metrics import RAW_FAMILIES, CounterFamily, HistogramFamily
 
 __all__ = ("OPENMETRICS_ACCEPT", "render_metrics", "render_metrics_reference")
