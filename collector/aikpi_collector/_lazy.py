@@ -1,9 +1,10 @@
 """Package re-exports that load on first use (PEP 562 module ``__getattr__``).
 
-The top-level package and each stage (``receivers``, ``engine``, ``exposition``) name their
-public API in ``__all__`` but import nothing until a name is used. So importing one module
-never pays for its neighbours' dependencies: ``aikpi-collector --help`` loads no engine,
-and the in-process span processor loads neither gRPC, Starlette nor uvicorn.
+The top-level package and :mod:`aikpi_collector.receivers` name their public API in
+``__all__`` but import a module only when one of its names is used, so nobody pays for
+dependencies they do not use: ``aikpi-collector --help`` (or ``report``, ``plan``) loads no
+engine, and an application using only the in-process span processor loads neither gRPC
+nor Starlette.
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ from aikpi.semconv import (
 from prometheus_client import CollectorRegistry
 
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.engine.cardinality import OVERFLOW
 from aikpi_collector.engine.dedup import DedupWindow
 from aikpi_collector.engine.pricing import PriceBook
 from aikpi_collector.engine.spanrecord import SpanRecord
@@ -63,6 +62,7 @@ from aikpi_collector.engine.validate import (
     check_text,
     check_word,
 )
+from aikpi_collector.exposition.cardinality import OVERFLOW
 from aikpi_collector.exposition.metrics import ExemplarContext, KpiMetrics, SelfMetrics
 
 __all__ = (

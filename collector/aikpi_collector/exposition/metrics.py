@@ -38,8 +38,8 @@ from prometheus_client.utils import floatToGoString
 
 from aikpi_collector import catalogue
 from aikpi_collector.config import CollectorConfig
-from aikpi_collector.engine.cardinality import OVERFLOW, projection
 from aikpi_collector.exposition._text import exemplar_parts
+from aikpi_collector.exposition.cardinality import OVERFLOW, projection
 
 __all__ = (
     "RAW_FAMILIES",

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+
+from aikpi_collector.exposition.render import render_metrics
+from aikpi_collector.security import WWW_AUTHENTICATE
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
     from aikpi_collector.security import BearerAuth
 
 __all__ = ("ExpositionHealth", "create_metrics_app")
@@ -57,9 +59,13 @@ def create_metrics_app(
     request carries the bearer token; ``/healthz`` and ``/readyz`` stay open for probes.
     ``health`` records whether renders succeed (``/readyz`` reads it).
     """
+    # imported here, not with the module: the engine imports this package for its store
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
     exposition = health if health is not None else ExpositionHealth()
-    from aikpi_collector.exposition.render import render_metrics
-    from aikpi_collector.security import WWW_AUTHENTICATE
 
     async def metrics(request: Request) -> Response:
         if auth is not None:

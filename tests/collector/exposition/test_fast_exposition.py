@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from aikpi import semconv
-from aikpi_collector.engine import OVERFLOW, SpanEvent, SpanRecord
+from aikpi_collector.engine import SpanEvent, SpanRecord
 from aikpi_collector.exposition import (
     OPENMETRICS_ACCEPT,
+    OVERFLOW,
     render_metrics,
     render_metrics_reference,
 )
