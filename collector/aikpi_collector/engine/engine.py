@@ -293,6 +293,7 @@ class KpiEngine:
         seconds = 0.0
         assisted = False
         try:
+            # the span type and the dims (workflow, step, cohort, team), with their handles
             if kind is not None and (type(kind) is not str or kind not in _SPAN_TYPES):
                 kind = check_word(SPAN_TYPE, kind, _SPAN_TYPES, "invalid_span_type")
             step = get(STEP_NAME)
@@ -308,6 +309,7 @@ class KpiEngine:
                 handles = None
             if handles is None:
                 handles = self._handles(raw)
+            # what each span type counts
             if kind == _STEP:
                 status = "error" if span.status_error else "ok"
                 seconds = _duration(span)
@@ -332,6 +334,7 @@ class KpiEngine:
                 seconds = _duration(span)
             elif kind is not None:  # a workflow event
                 status = _word(attributes, WORKFLOW_EVENT, _EVENTS, "invalid_event")
+            # what any span may count: token usage and cost, policy violations
             if kind is None or has_usage(attributes):
                 usage = read_usage(attributes, self.prices)
                 if usage is not None and (
@@ -342,6 +345,7 @@ class KpiEngine:
                 policies = self._policies(span)
             if kind is None and usage is None and not policies:
                 return None  # a foreign span without usage or violations counts nothing
+            # the exemplar every update of the span carries
             context: ExemplarContext | None = None
             if self._exemplars:
                 correlation_id = get(CORRELATION_ID)

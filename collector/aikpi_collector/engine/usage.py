@@ -24,6 +24,24 @@ import logging
 from typing import Any
 
 from aikpi import semconv
+from aikpi.semconv import (
+    COST_USD,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_SYSTEM,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    LEGACY_CACHE_CREATION_INPUT_TOKENS,
+    LEGACY_CACHE_READ_INPUT_TOKENS,
+    LEGACY_COMPLETION_TOKENS,
+    LEGACY_PROMPT_TOKENS,
+    MAX_NAME_LENGTH,
+    OPENINFERENCE_SPAN_KIND,
+)
 
 from aikpi_collector.engine.pricing import PriceBook
 from aikpi_collector.engine.validate import check_count, check_name, check_nonneg
@@ -72,32 +90,17 @@ skipped). Any operation name in neither set is skipped too, with one warning per
 OPENINFERENCE_INFERENCE_KINDS = semconv.OPENINFERENCE_AI_SPAN_KINDS
 """``openinference.span.kind`` values of one model call (AGENT, CHAIN, TOOL... are not)."""
 
-_INFERENCE = INFERENCE_OPERATIONS
-_INFERENCE_KINDS = OPENINFERENCE_INFERENCE_KINDS
-_COST = semconv.COST_USD
-_OPERATION = semconv.GEN_AI_OPERATION_NAME
-_RESPONSE_MODEL = semconv.GEN_AI_RESPONSE_MODEL
-_REQUEST_MODEL = semconv.GEN_AI_REQUEST_MODEL
-_PROVIDER = semconv.GEN_AI_PROVIDER_NAME
-_MAX_NAME_LENGTH = semconv.MAX_NAME_LENGTH
-
-_SYSTEM = semconv.GEN_AI_SYSTEM
-"""Deprecated GenAI semconv name of ``gen_ai.provider.name``, read when that is absent."""
-
-# (current spelling, older spelling) per token count, as separate names: the hot path reads
-# module constants, not tuple items.
-_INPUT_KEY = semconv.GEN_AI_USAGE_INPUT_TOKENS
-_INPUT_OLD = semconv.LEGACY_PROMPT_TOKENS
-_OUTPUT_KEY = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
-_OUTPUT_OLD = semconv.LEGACY_COMPLETION_TOKENS
-_CACHE_READ_KEY = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
-_CACHE_READ_OLD = semconv.LEGACY_CACHE_READ_INPUT_TOKENS
-_CACHE_CREATION_KEY = semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
-_CACHE_CREATION_OLD = semconv.LEGACY_CACHE_CREATION_INPUT_TOKENS
+_TOKEN_KEYS = (
+    (GEN_AI_USAGE_INPUT_TOKENS, LEGACY_PROMPT_TOKENS),
+    (GEN_AI_USAGE_OUTPUT_TOKENS, LEGACY_COMPLETION_TOKENS),
+    (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, LEGACY_CACHE_READ_INPUT_TOKENS),
+    (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, LEGACY_CACHE_CREATION_INPUT_TOKENS),
+)
+"""(current spelling, older spelling) of the input, output, cache read and cache creation
+counts; the older one is read only when the current one is absent."""
 
 # OpenInference (openinference-semantic-conventions). The prompt count includes both cache
 # parts, as in GenAI semconv; completion includes reasoning.
-_OI_KIND = semconv.OPENINFERENCE_SPAN_KIND
 _OI_PROMPT = "llm.token_count.prompt"
 _OI_COMPLETION = "llm.token_count.completion"
 _OI_CACHE_READ = "llm.token_count.prompt_details.cache_read"
@@ -114,19 +117,12 @@ _OI_PROVIDER_KEYS = ("llm.provider", "llm.system")
 
 _USAGE_KEYS = frozenset(
     (
-        _INPUT_KEY,
-        _INPUT_OLD,
-        _OUTPUT_KEY,
-        _OUTPUT_OLD,
-        _CACHE_READ_KEY,
-        _CACHE_READ_OLD,
-        _CACHE_CREATION_KEY,
-        _CACHE_CREATION_OLD,
+        *(key for keys in _TOKEN_KEYS for key in keys),
         _OI_PROMPT,
         _OI_COMPLETION,
         _OI_CACHE_READ,
         _OI_CACHE_WRITE,
-        semconv.COST_USD,
+        COST_USD,
     )
 )
 """Every count or cost key :func:`read_usage` reads; a span with none of them has no usage."""
@@ -139,47 +135,30 @@ _skipped_logged: set[str] = set()
 def read_usage(attributes: dict[str, Any], prices: PriceBook) -> Usage | None:
     """Token counts, model and cost of a span, or ``None`` when it reports neither."""
     get = attributes.get
-    operation = get(_OPERATION)
-    kind = get(_OI_KIND)
+    operation = get(GEN_AI_OPERATION_NAME)
+    kind = get(OPENINFERENCE_SPAN_KIND)
     # a chat span of a GenAI semconv instrumentation passes with two lookups; any other
     # value (an agent span, a lower-case kind, an unhashable list) takes the slow check
     try:
-        odd = (operation is not None and operation not in _INFERENCE) or (
-            kind is not None and kind not in _INFERENCE_KINDS
+        odd = (operation is not None and operation not in INFERENCE_OPERATIONS) or (
+            kind is not None and kind not in OPENINFERENCE_INFERENCE_KINDS
         )
     except TypeError:  # an unhashable value
         odd = True
     if odd and not _is_inference(operation, kind, attributes):
         return _explicit_cost_only(attributes)
-    # Current spelling first, then the older one; check_count only off the fast path.
-    input_total = get(_INPUT_KEY)
-    if input_total is None:
-        input_total = get(_INPUT_OLD)
-        if input_total is not None:
-            input_total = check_count(_INPUT_OLD, input_total)
-    elif type(input_total) is not int or input_total < 0:
-        input_total = check_count(_INPUT_KEY, input_total)
-    output = get(_OUTPUT_KEY)
-    if output is None:
-        output = get(_OUTPUT_OLD)
-        if output is not None:
-            output = check_count(_OUTPUT_OLD, output)
-    elif type(output) is not int or output < 0:
-        output = check_count(_OUTPUT_KEY, output)
-    cache_read = get(_CACHE_READ_KEY)
-    if cache_read is None:
-        cache_read = get(_CACHE_READ_OLD)
-        if cache_read is not None:
-            cache_read = check_count(_CACHE_READ_OLD, cache_read)
-    elif type(cache_read) is not int or cache_read < 0:
-        cache_read = check_count(_CACHE_READ_KEY, cache_read)
-    cache_creation = get(_CACHE_CREATION_KEY)
-    if cache_creation is None:
-        cache_creation = get(_CACHE_CREATION_OLD)
-        if cache_creation is not None:
-            cache_creation = check_count(_CACHE_CREATION_OLD, cache_creation)
-    elif type(cache_creation) is not int or cache_creation < 0:
-        cache_creation = check_count(_CACHE_CREATION_KEY, cache_creation)
+    # current spelling first, then the older one; check_count only off the fast path
+    counts: list[int | None] = []
+    for key, older in _TOKEN_KEYS:
+        count = get(key)
+        if count is None:
+            count = get(older)
+            if count is not None:
+                count = check_count(older, count)
+        elif type(count) is not int or count < 0:
+            count = check_count(key, count)
+        counts.append(count)
+    input_total, output, cache_read, cache_creation = counts
     has_tokens = not (
         input_total is None and output is None and cache_read is None and cache_creation is None
     )
@@ -189,15 +168,15 @@ def read_usage(attributes: dict[str, Any], prices: PriceBook) -> Usage | None:
         has_tokens = not (
             input_total is None and output is None and cache_read is None and cache_creation is None
         )
-    explicit = get(_COST)
+    explicit = get(COST_USD)
     if not has_tokens and explicit is None:
         return None
     if explicit is not None:
-        explicit = check_nonneg(_COST, explicit)
-    model = get(_RESPONSE_MODEL)
+        explicit = check_nonneg(COST_USD, explicit)
+    model = get(GEN_AI_RESPONSE_MODEL)
     if model is None:
-        model = get(_REQUEST_MODEL)
-    if type(model) is not str or not 0 < len(model) <= _MAX_NAME_LENGTH:
+        model = get(GEN_AI_REQUEST_MODEL)
+    if type(model) is not str or not 0 < len(model) <= MAX_NAME_LENGTH:
         model = _model(attributes)  # OpenInference's, unknown, or a rejection
     if not has_tokens:
         return (model, 0, 0, 0, 0, explicit, False)
@@ -211,7 +190,7 @@ def read_usage(attributes: dict[str, Any], prices: PriceBook) -> Usage | None:
     unpriced = False
     cost = explicit
     if cost is None:
-        provider = get(_PROVIDER)
+        provider = get(GEN_AI_PROVIDER_NAME)
         if type(provider) is not str:
             provider = _provider(attributes)
         cost = prices.cost(model, provider, input_total, output, cache_read, cache_creation)
@@ -254,10 +233,10 @@ def _is_inference(operation: Any, kind: Any, attributes: dict[str, Any]) -> bool
 
 def _explicit_cost_only(attributes: dict[str, Any]) -> Usage | None:
     """The explicit cost of a span whose tokens do not count (an agent or tool span)."""
-    explicit = attributes.get(_COST)
+    explicit = attributes.get(COST_USD)
     if explicit is None:
         return None
-    return (_model(attributes), 0, 0, 0, 0, check_nonneg(_COST, explicit), False)
+    return (_model(attributes), 0, 0, 0, 0, check_nonneg(COST_USD, explicit), False)
 
 
 def _openinference_counts(
@@ -278,7 +257,7 @@ def _model(attributes: dict[str, Any]) -> str:
     """Response model, else request model, else OpenInference's, else ``unknown``; checked
     here in full under the key it came from (the engine names only the GenAI keys)."""
     get = attributes.get
-    for key in (_RESPONSE_MODEL, _REQUEST_MODEL, *_OI_MODEL_KEYS):
+    for key in (GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL, *_OI_MODEL_KEYS):
         model = get(key)
         if model is not None:
             return check_name(key, model)  # raises: the value is not a valid name
@@ -289,7 +268,7 @@ def _provider(attributes: dict[str, Any]) -> str | None:
     """Provider of a span without a string ``gen_ai.provider.name``: the deprecated
     ``gen_ai.system``, else OpenInference's host, else its vendor."""
     get = attributes.get
-    for key in (_SYSTEM, *_OI_PROVIDER_KEYS):
+    for key in (GEN_AI_SYSTEM, *_OI_PROVIDER_KEYS):
         provider = get(key)
         if type(provider) is str:
             return provider
