@@ -53,7 +53,6 @@ def write_counter(family: CounterFamily, out: list[str], openmetrics: bool) -> N
     sample = family.header_metric().name + "_total"
     names = family.label_names
     cache = family.label_text
-    fmt = floatToGoString
     append = out.append
     for key, (value, context, amount) in family.snapshot():
         prefix = cache.get(key)
@@ -62,9 +61,9 @@ def write_counter(family: CounterFamily, out: list[str], openmetrics: bool) -> N
             prefix = f"{sample}{{{pairs}}} " if names else f"{sample} "
             cache[key] = prefix
         if openmetrics and context is not None:
-            append(f"{prefix}{fmt(value)}{_exemplar_text(context, amount)}\n")
+            append(f"{prefix}{floatToGoString(value)}{_exemplar_text(context, amount)}\n")
         else:
-            append(f"{prefix}{fmt(value)}\n")
+            append(f"{prefix}{floatToGoString(value)}\n")
 
 
 def _histogram_text(name: str, names: Sequence[str], key: Sequence[str]) -> tuple[str, str, str]:
@@ -84,7 +83,6 @@ def write_histogram(family: HistogramFamily, out: list[str], openmetrics: bool) 
     les = family.bucket_labels
     names = family.label_names
     cache = family.label_text
-    fmt = floatToGoString
     counts_text: dict[int, str] = {}  # cumulative counts repeat a lot; floatToGoString is slow
     append = out.append
     for key, (counts, total, contexts, values) in family.snapshot():
@@ -98,11 +96,11 @@ def write_histogram(family: HistogramFamily, out: list[str], openmetrics: bool) 
             running += count
             found = counts_text.get(running)
             if found is None:
-                found = counts_text[running] = fmt(running)
+                found = counts_text[running] = floatToGoString(running)
             text = found
             if openmetrics and context is not None:
                 append(f"{head}{le}{tail}{text}{_exemplar_text(context, value)}\n")
             else:
                 append(f"{head}{le}{tail}{text}\n")
         append(f"{count_name}{block} {text}\n")
-        append(f"{sum_name}{block} {fmt(total)}\n")
+        append(f"{sum_name}{block} {floatToGoString(total)}\n")
