@@ -40,9 +40,9 @@ class DedupWindow(set[bytes]):
         return key not in self
 
     def commit(self, key: bytes) -> None:
-        """Remember ``key`` (after what it stands for was counted), forgetting the oldest
-        key when the window is full."""
-        if not self._capacity or key in self:
+        """Remember ``key``, new by :meth:`admit` (once what it stands for was counted),
+        forgetting the oldest key when the window is full."""
+        if not self._capacity:
             return
         if len(self._order) >= self._capacity:
             self.discard(self._order.popleft())

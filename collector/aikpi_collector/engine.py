@@ -92,7 +92,8 @@ UNKNOWN_POLICY = "unknown"
 
 _MAX_MESSAGES = 3
 _MAX_NANOS = 2**64 - 1
-"""OTLP times are fixed64 nanoseconds."""
+"""OTLP times are fixed64 nanoseconds (the decoders refuse others; the engine re-checks the
+end time its exemplars carry, and durations are bounded by ``MAX_SECONDS``)."""
 _DIMS_CACHE_SIZE = 8192
 _NAMES_CACHE_SIZE = 8192
 
@@ -111,8 +112,8 @@ _FAILED = semconv.WorkflowStatus.FAILED.value
 _COMPLETED = semconv.WorkflowStatus.COMPLETED.value
 _NEED_STEP = (_STEP, _OUTCOME)
 """Span types that must name their step."""
-_TOKEN_TYPES = ("input", "output", "cache_read", "cache_creation")
-"""``token_type`` label values, in the order of the counts in :data:`Usage`."""
+_TOKEN_TYPES = ((1, "input"), (2, "output"), (3, "cache_read"), (4, "cache_creation"))
+"""Index in :data:`Usage` and ``token_type`` label value of each token count."""
 
 
 @dataclass(slots=True)
@@ -181,6 +182,7 @@ _Checked = tuple[
     "bytes | None",  # decides: trace id + span id of the step the outcome decides
     "Usage | None",  # usage
     "list[str] | None",  # policies violated
+    "ExemplarContext | None",  # the exemplar of every update (None: exemplars off)
 ]
 """Every update one span makes, read and checked before any metric is touched (a tuple: it
 is built for every span, and a tuple costs a tenth of an object)."""
@@ -211,7 +213,8 @@ class KpiEngine:
         self._counted = DedupWindow(config.dedup_window_spans)
         self._decided = DedupWindow(config.decided_window_steps)
         self._exemplars = config.exemplars
-        self._unpriced_logged: set[str] = set()
+        self._unpriced: dict[str, Any] = {}
+        """Model -> its ``aikpi_collector_unpriced_spans_total`` child."""
         self._unpriced_limit = config.cardinality_limit
         self._dims_cache: dict[tuple[Any, ...], _Handles] = {}
         self._names: set[str] = set()
@@ -339,18 +342,14 @@ class KpiEngine:
                 policies = self._policies(span)
             if kind is None and usage is None and not policies:
                 return None  # a foreign span without usage or violations counts nothing
+            context: ExemplarContext | None = None
             if self._exemplars:
                 correlation_id = get(CORRELATION_ID)
-                if type(correlation_id) is str and not correlation_id.isascii():
+                if type(correlation_id) is not str:
+                    correlation_id = None if correlation_id is None else str(correlation_id)
+                elif not correlation_id.isascii():
                     check_text(CORRELATION_ID, correlation_id)
-            if not (
-                0 <= span.start_unix_nano <= _MAX_NANOS and 0 <= span.end_unix_nano <= _MAX_NANOS
-            ):
-                raise SpanRejected(
-                    "out_of_range",
-                    f"start or end time ({span.start_unix_nano}, {span.end_unix_nano}) is "
-                    "not a 64-bit unsigned number of nanoseconds",
-                )
+                context = (span.trace_id, correlation_id, _end_nanos(span))
         except SpanRejected as exc:
             raise SpanRejected(exc.reason, f"{_span_label(span)}: {exc.message}") from None
         return (
@@ -365,6 +364,7 @@ class KpiEngine:
             decides,
             usage,
             policies,
+            context,
         )
 
     def _handles(self, raw: tuple[Any, Any, Any, Any]) -> _Handles:
@@ -440,6 +440,7 @@ class KpiEngine:
             decides,
             usage,
             policies,
+            context,
         ) = checked
         decided_again = 0
         if decides is not None:
@@ -447,12 +448,6 @@ class KpiEngine:
                 outcome, decided_again = None, 1
             else:
                 self._decided.commit(decides)
-        context: ExemplarContext | None = None
-        if self._exemplars:
-            correlation_id = span.attributes.get(CORRELATION_ID)
-            if correlation_id is not None and type(correlation_id) is not str:
-                correlation_id = str(correlation_id)
-            context = (span.trace_id, correlation_id, span.end_unix_nano)
         metrics = self.metrics
         if kind == _STEP:
             h[metrics.steps][status].inc(1.0, context)
@@ -482,7 +477,8 @@ class KpiEngine:
         if usage is not None:
             model, cost, unpriced = usage[0], usage[5], usage[6]
             tokens = h[metrics.tokens]
-            for count, token_type in zip(usage[1:5], _TOKEN_TYPES, strict=True):
+            for index, token_type in _TOKEN_TYPES:
+                count = usage[index]
                 if count:
                     tokens[model, token_type].inc(count, context)
             h[metrics.cost][model].inc(cost, context)
@@ -494,18 +490,20 @@ class KpiEngine:
         return decided_again
 
     def _count_unpriced(self, model: str) -> None:
-        logged = self._unpriced_logged
-        if model not in logged:
-            if len(logged) >= self._unpriced_limit:
+        """One more unpriced span of ``model``: a warning the first time, then only the
+        counter (its labelled child kept, as the span rate may be high)."""
+        counter = self._unpriced.get(model)
+        if counter is None:
+            if len(self._unpriced) >= self._unpriced_limit:
                 model = OVERFLOW
             else:
-                logged.add(model)
                 log.warning(
                     "no price known for model %r: its tokens are counted, its cost as 0; "
                     "add it to price_overrides in the collector config",
                     model,
                 )
-        self.self_metrics.unpriced_spans.labels(model=model).inc()
+            counter = self._unpriced[model] = self.self_metrics.unpriced_spans.labels(model=model)
+        counter.inc()
 
     def _count_batch(
         self,
@@ -530,6 +528,16 @@ class KpiEngine:
 
 
 # --- checks of one span's values ---------------------------------------------------------
+
+
+def _end_nanos(span: SpanRecord) -> int:
+    """The span's end time for an exemplar: a 64-bit unsigned number of nanoseconds."""
+    end = span.end_unix_nano
+    if not 0 <= end <= _MAX_NANOS:
+        raise SpanRejected(
+            "out_of_range", f"end time {end} is not a 64-bit unsigned number of nanoseconds"
+        )
+    return end
 
 
 def _duration(span: SpanRecord) -> float:

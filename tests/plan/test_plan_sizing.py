@@ -17,7 +17,7 @@ from aikpi_collector.plan import (
 from aikpi_collector.plan.sizing import size_criterion
 from scipy import stats
 
-PLAN = load_plan(Path(__file__).resolve().parents[2] / "grafana" / "pilot-plan.yaml")
+PLAN = load_plan(Path(__file__).resolve().parent / "design_example_plan.yaml")
 
 
 def moments(n: float, mean: float, sd: float) -> MeanStats:

@@ -26,7 +26,10 @@ from aikpi_collector.plan import (
 from aikpi_collector.plan.spec import parse_threshold
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "grafana" / "pilot-plan.yaml"
+EXAMPLE = Path(__file__).resolve().parent / "design_example_plan.yaml"
+"""The design's example plan."""
+DEMO_PLAN = REPO / "grafana" / "pilot-plan.yaml"
+"""The plan `make demo` judges its simulated pilot by."""
 
 
 def minimal(**changes: Any) -> dict[str, Any]:
@@ -46,7 +49,21 @@ def refused(data: dict[str, Any]) -> str:
     return str(caught.value)
 
 
-def test_the_shipped_example_is_the_designs_plan_for_the_demo_workflows() -> None:
+def test_the_shipped_demo_plan_preregisters_its_sample_sizes() -> None:
+    plan = load_plan(DEMO_PLAN)
+    assert plan.workflows == ("support-reply", "code-review", "incident-triage")
+    assert plan.min_samples_per_cohort == 100
+    assert [c.kpi for c in plan.criteria] == [
+        "human_time_per_step",
+        "acceptance_rate",
+        "reopen_rate",
+        "correction_time_per_step",
+    ]
+    assert all(c.samples_per_cohort is not None for c in plan.criteria)
+    assert plan.pilot_period.days == 31
+
+
+def test_the_designs_example_plan_reads_as_written() -> None:
     plan = load_plan(EXAMPLE)
     assert plan.workflows == ("support-reply", "code-review", "incident-triage")
     assert (plan.alpha, plan.power, plan.min_samples_per_cohort) == (0.05, 0.8, 30)

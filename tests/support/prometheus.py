@@ -165,11 +165,16 @@ def running_prometheus(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     alertmanager: str | None = None,
+    data_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[PrometheusProcess]:
     """Start Prometheus scraping ``targets`` (``host:port``, job ``aikpi``) with rules loaded.
 
     ``alertmanager`` is ``host:port`` of an Alertmanager to notify. Exemplar storage is on, so
-    exemplars scraped from the collector can be queried.
+    exemplars scraped from the collector can be queried. ``data_dir`` is a TSDB directory to
+    start from (e.g. blocks backfilled with ``promtool tsdb create-blocks-from``; default: a
+    fresh one); ``extra_args`` are further flags (e.g. a long
+    ``--storage.tsdb.retention.time`` so that backfilled history is not deleted at start).
     """
     binary = require_binary("prometheus")
     directory = Path(tmp_path) / f"prometheus-{time.monotonic_ns()}"
@@ -195,10 +200,11 @@ def running_prometheus(
     argv = [
         binary,
         f"--config.file={config_path}",
-        f"--storage.tsdb.path={directory / 'data'}",
+        f"--storage.tsdb.path={data_dir if data_dir is not None else directory / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--enable-feature=exemplar-storage",
         "--log.level=warn",
+        *extra_args,
     ]
     ready = f"http://127.0.0.1:{port}/-/ready"
     with _started(argv, log_path, ready, "Prometheus") as process:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aikpi_collector.report.kpis import compare_all
+from aikpi_collector.report.designs import PrePeriod, compare_designs
 from aikpi_collector.report.samples import MetricSamples
 from aikpi_collector.report.scorecard import Scorecard, build_scorecard
 from aikpi_collector.report.verdicts import Thresholds
 from aikpi_collector.slo.spec import SLOSpec
 
 if TYPE_CHECKING:
-    from aikpi_collector.plan import Plan
+    from aikpi_collector.plan import Plan, PlanVerdict
 
-__all__ = ("build_scorecards",)
+__all__ = ("PrePeriod", "build_scorecards")
 
 
 def build_scorecards(
@@ -30,6 +30,7 @@ def build_scorecards(
     window_seconds: float | None = None,
     skip_incomplete: bool = False,
     plan: Plan | None = None,
+    pre: PrePeriod | None = None,
 ) -> list[Scorecard]:
     """One scorecard per workflow (plus all workflows together); raises on no data/baseline.
 
@@ -37,9 +38,15 @@ def build_scorecards(
     ``skip_incomplete``: leave out workflows that lack a cohort instead of failing.
     ``spec``: the SLO spec whose objectives the error budget rows use (the alerts' spec).
     ``plan``: a pilot plan; each scorecard it covers gets its verdict (``extra["plan"]``).
+    ``pre``: a pre-pilot window; a workflow without a baseline cohort is then compared
+    before/after, and every scorecard lists its estimates under each available design
+    (``extra["designs"]``). ``extra["design"]`` always names the scorecard's own design.
     """
-    comparisons = compare_all(samples, workflow, spec, skip_incomplete=skip_incomplete)
+    comparisons = compare_designs(samples, pre, workflow, spec, skip_incomplete=skip_incomplete)
     cards = [build_scorecard(c, window, thresholds, window_seconds) for c in comparisons]
+    for card, c in zip(cards, comparisons, strict=True):
+        card.extra["design"] = c.design
+    verdicts: dict[str, PlanVerdict] = {}
     if plan is not None:
         from aikpi_collector.report.plans import judge
 
@@ -48,4 +55,12 @@ def build_scorecards(
         for card in cards:
             if card.workflow in verdicts:
                 card.extra["plan"] = verdicts[card.workflow]
+    if pre is not None:
+        from aikpi_collector.report.designs import HEADLINE_KPIS, summarize
+
+        for card, c in zip(cards, comparisons, strict=True):
+            judged = card.workflow in verdicts and plan is not None
+            kpis = tuple(x.kpi for x in plan.criteria) if judged else HEADLINE_KPIS
+            alpha = plan.alpha if plan is not None else 0.05
+            card.extra["designs"] = summarize(c, pre, kpis, alpha)
     return cards

@@ -1,8 +1,13 @@
 """``aikpi-collector report``: the pilot scorecard from Prometheus or a collector's /metrics.
 
 Exit status: 0 with a scorecard; 1 when the source cannot be read, holds no data for the
-window, or a workflow lacks a baseline cohort (a one-line message on stderr, no traceback);
-2 for a bad command line.
+window, a workflow has nothing to compare with (no baseline cohort, and no pre-period runs),
+or the options cannot go together (a one-line message on stderr, no traceback); 2 for a bad
+command line.
+
+With a pre-pilot window (``--baseline-window`` or the plan's ``baseline_period``, Prometheus
+only), a workflow without a baseline cohort is compared before/after, and every scorecard
+lists its estimates under each available design (:mod:`aikpi_collector.report.designs`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aikpi_collector.plan import Period
+    from aikpi_collector.report.designs import PrePeriod
     from aikpi_collector.report.scorecard import Scorecard
     from aikpi_collector.slo.spec import SLOSpec
 
-__all__ = ("DEFAULT_SLO_SPEC", "add_arguments", "load_slo_spec", "run")
+__all__ = (
+    "DEFAULT_SLO_SPEC",
+    "add_arguments",
+    "check_pre_period",
+    "load_slo_spec",
+    "period_bounds",
+    "pilot_window",
+    "read_pre_period",
+    "run",
+)
 
 DEFAULT_SLO_SPEC = "grafana/slo.yaml"
 """The spec the generated alert rules come from, relative to the working directory."""
@@ -88,28 +103,96 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a pilot plan (e.g. grafana/pilot-plan.yaml): judge its criteria per workflow, "
         "net of the pilot's total cost of ownership",
     )
+    parser.add_argument(
+        "--baseline-window",
+        metavar="START/END",
+        type=_period_argument,
+        help="Prometheus: the pre-pilot days, both included (UTC), e.g. "
+        "2026-08-01/2026-09-30, to compare the pilot with: before/after for a workflow "
+        "without a baseline cohort, and a designs section (concurrent, before/after, "
+        "difference-in-differences) on every scorecard (default: the plan's baseline_period)",
+    )
+
+
+def _period_argument(text: str) -> Period:
+    """``START/END`` as a :class:`~aikpi_collector.plan.Period` (argparse type)."""
+    from pydantic import ValidationError
+
+    from aikpi_collector.plan import Period
+
+    try:
+        return Period.model_validate(text)
+    except ValidationError as exc:
+        message = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def period_bounds(period: Period) -> tuple[float, float]:
+    """Unix seconds of a period's first midnight (UTC) and of the midnight after its last day."""
+    from datetime import UTC, datetime, timedelta
+    from datetime import time as day_start
+
+    start = datetime.combine(period.start, day_start(), UTC).timestamp()
+    end = datetime.combine(period.end + timedelta(days=1), day_start(), UTC).timestamp()
+    return start, end
 
 
 def pilot_window(period: Period, at: float | None) -> tuple[str, float]:
     """The Prometheus window of a pilot period: from its first day's midnight (UTC) to the
     end of its last day, or to ``at`` (default: now) while the pilot is running."""
     import time
-    from datetime import UTC, datetime, timedelta
-    from datetime import time as day_start
 
     from aikpi_collector.report.sources import SourceError
 
-    start = datetime.combine(period.start, day_start(), UTC).timestamp()
-    end = datetime.combine(period.end + timedelta(days=1), day_start(), UTC).timestamp()
+    start, end = period_bounds(period)
     at = min(end, time.time() if at is None else at)
     if at <= start:
         raise SourceError(f"the pilot period {period} has not started yet")
     return f"{int(at - start)}s", at
 
 
+def check_pre_period(period: Period, pilot_start: float, origin: str) -> None:
+    """Refuse a pre-pilot period that does not end before the pilot window starts (checked
+    before anything is read; ``origin`` names where the period came from)."""
+    from datetime import UTC, datetime
+
+    from aikpi_collector.report.sources import SourceError
+
+    if period_bounds(period)[1] > pilot_start:
+        starts = datetime.fromtimestamp(pilot_start, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        raise SourceError(
+            f"the pre-period {period} ({origin}) must end before the pilot window starts "
+            f"({starts}): a before/after comparison needs two separate windows"
+        )
+
+
+def read_pre_period(url: str, period: Period, origin: str) -> PrePeriod:
+    """The increases over a pre-pilot period, read at its end.
+
+    A period without step data is not an error (a note on stderr): the comparisons that
+    need it then say it has no runs, and the concurrent ones still stand.
+    """
+    from aikpi_collector.report.designs import PrePeriod
+    from aikpi_collector.report.kpis import workflows_in
+    from aikpi_collector.report.sources import read_prometheus
+
+    start, end = period_bounds(period)
+    samples = read_prometheus(url, f"{int(end - start)}s", end)
+    if not workflows_in(samples):
+        _note(
+            f"no aikpi step data in the pre-period {period} ({origin}): not instrumented then, "
+            "or beyond Prometheus's retention; no before/after or difference-in-differences"
+        )
+    return PrePeriod(samples, str(period))
+
+
 def _fail(message: str) -> int:
     print(f"aikpi-collector report: error: {message}", file=sys.stderr)
     return 1
+
+
+def _note(message: str) -> None:
+    print(f"aikpi-collector report: note: {message}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,15 +222,37 @@ def run(args: argparse.Namespace) -> int:
             plan = load_plan(args.plan)
         except PlanError as exc:
             return _fail(str(exc))
+    period, origin = args.baseline_window, "--baseline-window"
+    if period is not None and not args.prometheus:
+        return _fail(
+            "--baseline-window needs --prometheus: a collector's /metrics holds totals since "
+            "it started, with no history to read a pre-pilot window from"
+        )
+    if period is None and plan is not None and plan.baseline_period is not None:
+        period, origin = plan.baseline_period, "the plan's baseline_period"
+        if not args.prometheus:
+            _note(
+                f"the plan's baseline_period {period} is not compared: a collector's /metrics "
+                "has no history (use --prometheus)"
+            )
+            period = None
     seconds = None
+    pre = None
     try:
         if args.prometheus:
+            import time
+
             window_text, at = args.window or "28d", args.at
             if plan is not None and args.window is None:
                 window_text, at = pilot_window(plan.pilot_period, args.at)
+            at = time.time() if at is None else at
+            seconds = window_seconds(window_text)
+            if period is not None and seconds is not None:
+                check_pre_period(period, at - seconds, origin)
             samples = read_prometheus(args.prometheus, window_text, at)
             window = f"last {window_text}"
-            seconds = window_seconds(window_text)
+            if period is not None:
+                pre = read_pre_period(args.prometheus, period, origin)
         else:
             samples = read_metrics_url(args.metrics)
             window = "since collector start"
@@ -159,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
             spec=spec,
             window_seconds=seconds,
             plan=plan,
+            pre=pre,
         )
     except (SourceError, NoDataError, NoBaselineError) as exc:
         return _fail(str(exc))

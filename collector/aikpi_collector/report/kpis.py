@@ -10,6 +10,7 @@ and adds the workflows' values (net gain, hours saved), so it equals their sum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,6 +31,7 @@ __all__ = (
     "StepTimes",
     "compare",
     "compare_all",
+    "select_workflows",
     "workflows_in",
 )
 
@@ -60,15 +62,35 @@ def _labor_rates(samples: MetricSamples) -> dict[str, float]:
 
 
 class CohortData:
-    """One cohort of one workflow (``workflow=None``: of every workflow), and its KPIs."""
+    """One cohort of one workflow (``workflow=None``: of every workflow), and its KPIs.
 
-    def __init__(self, samples: MetricSamples, cohort: str, workflow: str | None = None) -> None:
+    ``cohort=None`` takes every run whatever its cohort label: a pre-pilot window, where
+    nobody used AI yet, is one population (before/after). ``workflow`` may name several
+    workflows (pooled). ``labor_rates`` prices labour at other rates than ``samples`` hold
+    (a pre-period priced at the pilot's rates, so a rate change is not a cost change).
+    """
+
+    def __init__(
+        self,
+        samples: MetricSamples,
+        cohort: str | None,
+        workflow: str | tuple[str, ...] | None = None,
+        *,
+        labor_rates: Mapping[str, float] | None = None,
+    ) -> None:
         self.samples = samples
         self.cohort = cohort
-        self.selector: dict[str, str] = {"cohort": cohort}
+        self.selector: dict[str, str | tuple[str, ...]] = {}
+        if cohort is not None:
+            self.selector["cohort"] = cohort
         if workflow is not None:
             self.selector["workflow"] = workflow
-        self._rates = _labor_rates(samples)
+        self._rates = dict(labor_rates) if labor_rates is not None else _labor_rates(samples)
+
+    @property
+    def labor_rates(self) -> dict[str, float]:
+        """Team -> USD per hour this cohort's labour is priced at."""
+        return dict(self._rates)
 
     # --- terms -------------------------------------------------------------------------
 
@@ -182,6 +204,9 @@ class Comparison:
     """Per-step durations, for workflows with more than one step."""
     parts: tuple[Comparison, ...] = ()
     """The per-workflow comparisons an "all workflows" comparison adds up."""
+    design: str = "concurrent"
+    """What ``baseline`` is: the concurrent baseline cohort (``concurrent``), or every run of
+    a pre-pilot window (``before_after``, see :mod:`aikpi_collector.report.designs`)."""
 
     def cohort(self, name: str) -> CohortData:
         """The data of cohort ``name``."""
@@ -274,6 +299,25 @@ def workflows_in(samples: MetricSamples) -> dict[str, set[str]]:
     return found
 
 
+def select_workflows(
+    samples: MetricSamples, workflow: str | None = None
+) -> tuple[dict[str, set[str]], int]:
+    """The workflows to compare (name -> cohorts with steps) and how many have data at all.
+
+    Raises :class:`NoDataError` when there are no steps, or none for ``workflow``.
+    """
+    found = workflows_in(samples)
+    total_workflows = len(found)
+    if not found:
+        raise NoDataError("no aikpi step data in the source (empty window, or nothing sent yet)")
+    if workflow is not None:
+        if workflow not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise NoDataError(f"no data for workflow {workflow!r}; workflows with data: {known}")
+        found = {workflow: found[workflow]}
+    return found, total_workflows
+
+
 def compare(samples: MetricSamples, workflow: str, spec: SLOSpec | None = None) -> Comparison:
     """Comparison of the two cohorts of ``workflow``."""
     spec = spec or SLOSpec()
@@ -312,15 +356,7 @@ def compare_all(
     ``skip_incomplete``, such workflows are left out instead, unless none is left).
     """
     spec = spec or SLOSpec()
-    found = workflows_in(samples)
-    total_workflows = len(found)
-    if not found:
-        raise NoDataError("no aikpi step data in the source (empty window, or nothing sent yet)")
-    if workflow is not None:
-        if workflow not in found:
-            known = ", ".join(sorted(found)) or "none"
-            raise NoDataError(f"no data for workflow {workflow!r}; workflows with data: {known}")
-        found = {workflow: found[workflow]}
+    found, total_workflows = select_workflows(samples, workflow)
     lacking = sorted(w for w, cohorts in found.items() if not {AI, BASELINE} <= cohorts)
     if lacking and skip_incomplete and len(lacking) < len(found):
         found = {w: c for w, c in found.items() if w not in lacking}

@@ -4,6 +4,8 @@ The glue between :mod:`aikpi_collector.report.kpis` (what the metrics say, per c
 :mod:`aikpi_collector.plan` (how a criterion is judged): each criterion's KPI is evaluated
 from its catalogue terms in both cohorts (:func:`observed`), and the pilot's total cost of
 ownership is shared among the plan's workflows by their AI-assisted steps (:func:`judge`).
+A comparison's ``baseline`` is the concurrent baseline cohort or, for a workflow without one,
+every run of the pre-period (``Comparison.design``): the verdict reads whichever it holds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from decimal import Decimal
 from aikpi_collector import catalogue as cat
 from aikpi_collector.plan import (
     CohortPair,
+    CohortStats,
     Plan,
     PlanVerdict,
     Scale,
@@ -29,10 +32,11 @@ from aikpi_collector.plan import (
 )
 from aikpi_collector.report.kpis import ALL_WORKFLOWS, CohortData, Comparison
 
-__all__ = ("covered", "judge", "observed", "pair")
+__all__ = ("covered", "judge", "kpi_stats", "observed", "pair")
 
 
-def _stats(data: CohortData, kpi: cat.Kpi):
+def kpi_stats(data: CohortData, kpi: cat.Kpi) -> CohortStats:
+    """One cohort's statistics of a MEAN, PROPORTION or RATE KPI, from its catalogue terms."""
     numerator = sum(data.total(t) for t in kpi.numerator)
     squares = None if kpi.squares is None else data.total(kpi.squares)
     return cohort_stats(kpi.kind, numerator, data.units(kpi), squares)
@@ -41,7 +45,7 @@ def _stats(data: CohortData, kpi: cat.Kpi):
 def pair(c: Comparison, name: str) -> CohortPair:
     """The statistics of KPI ``name`` in both cohorts of ``c``."""
     kpi = cat.kpi(name)
-    return CohortPair(_stats(c.ai, kpi), _stats(c.baseline, kpi))
+    return CohortPair(kpi_stats(c.ai, kpi), kpi_stats(c.baseline, kpi))
 
 
 def observed(c: Comparison, plan: Plan) -> dict[str, CohortPair]:

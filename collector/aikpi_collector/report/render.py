@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aikpi_collector.report.designs import Design, DesignEstimate, DesignSummary
 from aikpi_collector.report.scorecard import Row, Scorecard, Unit, format_value
 from aikpi_collector.report.stats import Interval
 from aikpi_collector.report.verdicts import Level
 
-__all__ = ("evidence_lines", "evidence_text", "render_table", "to_json", "to_markdown")
+__all__ = (
+    "design_lines",
+    "evidence_lines",
+    "evidence_text",
+    "render_table",
+    "to_json",
+    "to_markdown",
+)
 
 _STYLE = {
     Level.GOOD: "green",
@@ -33,17 +41,39 @@ def _interval(i: Interval | None, unit: Unit) -> str:
     return f"{i.estimate / 60:+.1f} min [{i.low / 60:+.1f}, {i.high / 60:+.1f}]"
 
 
+def _design(card: Scorecard) -> Design:
+    """The design of the card's rows: what its "baseline" column holds."""
+    return Design(str(card.extra.get("design", Design.CONCURRENT.value)))
+
+
+def _comparator(card: Scorecard) -> str:
+    """The name of the card's comparison column."""
+    return "pre-period" if _design(card) is Design.BEFORE_AFTER else "baseline"
+
+
+def _title(card: Scorecard) -> str:
+    """``workflow (window)``, and for a before/after card what its comparison column holds."""
+    summary = card.extra.get("designs")
+    if _design(card) is Design.BEFORE_AFTER and isinstance(summary, DesignSummary):
+        return (
+            f"{card.workflow} ({card.window}; before/after: AI-assisted vs every run of the "
+            f"pre-period {summary.pre_period})"
+        )
+    return f"{card.workflow} ({card.window})"
+
+
 def evidence_lines(card: Scorecard) -> list[str]:
     """Sample sizes per cohort, then the two 95 % intervals of the differences."""
     e = card.evidence
     if e is None:
         return []
+    other = _comparator(card)
     lines = [
         f"evidence: runs {e.runs[0]:.0f} / {e.runs[1]:.0f}, steps {e.steps[0]:.0f} / "
         f"{e.steps[1]:.0f}, outcomes {e.outcomes[0]:.0f} / {e.outcomes[1]:.0f} "
-        f"(AI-assisted / baseline; a verdict needs {e.min_samples} per cohort); "
+        f"(AI-assisted / {other}; a verdict needs {e.min_samples} per cohort); "
         f"{e.undecided:.0f} assisted steps without human time (undecided, or failed)",
-        f"95 % CI of AI - baseline: cycle time {_interval(e.cycle_time_diff, Unit.SECONDS)}, "
+        f"95 % CI of AI - {other}: cycle time {_interval(e.cycle_time_diff, Unit.SECONDS)}, "
         f"acceptance {_interval(e.acceptance_diff, Unit.RATIO)}",
     ]
     if e.pooled:
@@ -73,7 +103,11 @@ def plan_lines(card: Scorecard) -> list[str]:
     interim = (
         " (interim: always-valid intervals until the planned samples)" if data["interim"] else ""
     )
-    lines = [f"pilot plan {data['name']}: {data['verdict'].upper()}{interim}"]
+    design = _design(card)
+    lines = [
+        f"pilot plan {data['name']}: {data['verdict'].upper()}{interim}; design: "
+        f"{design.title} ({design.compares})"
+    ]
     for item in data["criteria"]:
         limit = item.get("target", item.get("margin"))
         label = "target" if "target" in item else "margin"
@@ -90,7 +124,7 @@ def plan_lines(card: Scorecard) -> list[str]:
             f"{_effect(item['estimate'], item['unit'])}{ci_text}, {label} "
             f"{_effect(limit, item['unit'])}; samples {have['ai_assisted']:.0f} / "
             f"{have['baseline']:.0f} of {needed if needed is not None else '?'} needed "
-            f"per cohort"
+            f"per cohort (AI-assisted / {_comparator(card)})"
         )
     costs = data.get("costs")
     if costs:
@@ -103,6 +137,82 @@ def plan_lines(card: Scorecard) -> list[str]:
             f"net gain {_usd(costs['net_gain_usd'])}{ci_text}; payback "
             + ("none at this pace" if payback is None else f"{payback} days")
         )
+    return lines
+
+
+_TIME_UNITS = ((90.0, 1.0, "s"), (90.0 * 60, 60.0, "min"), (48.0 * 3600, 3600.0, "h"))
+
+
+def _signed(value: float | None, unit: str, seconds_per: tuple[float, str] = (1.0, "s")) -> str:
+    """An effect as a reader sees it: ``-30.0 s``, ``+2.1 pp``, ``-31.0 %``."""
+    if value is None:
+        return "-"
+    if unit == "relative":
+        return f"{value * 100:+.1f} %"
+    if unit == Unit.RATIO.value:
+        return f"{value * 100:+.1f} pp"
+    if unit == Unit.PER_1000.value:
+        return f"{value:+.2f} per 1,000"
+    if unit == Unit.SECONDS.value:
+        return f"{value / seconds_per[0]:+.1f} {seconds_per[1]}"
+    return f"{value:+,.4g}"
+
+
+def _with_ci(item: DesignEstimate) -> str:
+    """Estimate and interval, times in one unit chosen by the largest of the three."""
+    values = [item.estimate, *(item.ci or ())]
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    per = next(((d, name) for bound, d, name in _TIME_UNITS if largest < bound), (86400.0, "d"))
+    text = _signed(item.estimate, item.unit, per)
+    if item.ci is not None:
+        text += f" [{_signed(item.ci[0], item.unit, per)}, {_signed(item.ci[1], item.unit, per)}]"
+    return text
+
+
+def _design_rows(summary: DesignSummary) -> list[tuple[str, Design, str, str]]:
+    """(KPI, design, absolute, relative) per KPI and design, in the summary's order."""
+    rows: dict[tuple[str, Design], dict[str, str]] = {}
+    for item in summary.estimates:
+        rows.setdefault((item.kpi, item.design), {})[item.scale] = _with_ci(item)
+    return [
+        (kpi, design, texts.get("absolute", "-"), texts.get("relative", "-"))
+        for (kpi, design), texts in rows.items()
+    ]
+
+
+def _design_heading(summary: DesignSummary) -> str:
+    level = f"{(1 - summary.alpha) * 100:g} %"
+    return (
+        f"designs (pre-period {summary.pre_period}; fixed {level} intervals; the scorecard "
+        f"above is {summary.used.title}):"
+    )
+
+
+def _design_footer(summary: DesignSummary) -> list[str]:
+    lines = [
+        f"{design.title}: not available ({why})" for design, why in summary.unavailable.items()
+    ]
+    shown = {item.design for item in summary.estimates}
+    lines += [f"{design.title} = {design.compares}" for design in Design if design in shown]
+    lines += [f"note: {note}" for note in summary.notes]
+    return lines
+
+
+def design_lines(card: Scorecard) -> list[str]:
+    """The designs section: each KPI's effect (absolute and relative, with intervals) under
+    every available design, then why a design is missing, what each compares, caveats."""
+    summary = card.extra.get("designs")
+    if not isinstance(summary, DesignSummary):
+        return []
+    rows = _design_rows(summary)
+    kpi_width = max((len(r[0]) for r in rows), default=0)
+    design_width = max((len(r[1].title) for r in rows), default=0)
+    lines = [_design_heading(summary)]
+    lines += [
+        f"  {kpi:<{kpi_width}}  {design.title:<{design_width}}  {absolute}; {relative}"
+        for kpi, design, absolute, relative in rows
+    ]
+    lines += [f"  {line}" for line in _design_footer(summary)]
     return lines
 
 
@@ -123,7 +233,7 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
             console = Console(width=180)
     for card in cards:
         table = Table(
-            title=f"aikpi scorecard: {card.workflow} ({card.window})",
+            title=f"aikpi scorecard: {_title(card)}",
             title_justify="left",
             box=box.SIMPLE_HEAD if not detail else box.SQUARE,
             expand=False,
@@ -131,7 +241,7 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
         table.add_column("area", style="bold")
         table.add_column("KPI")
         table.add_column("AI-assisted", justify="right")
-        table.add_column("baseline", justify="right")
+        table.add_column(_comparator(card), justify="right")
         table.add_column("delta", justify="right")
         table.add_column("verdict")
         previous_area = ""
@@ -156,6 +266,8 @@ def render_table(cards: list[Scorecard], console: Any = None, detail: bool = Tru
         for line in evidence_lines(card):
             console.print(f"[dim]{line}[/]", highlight=False)
         for line in plan_lines(card):
+            console.print(line, highlight=False, markup=False)
+        for line in design_lines(card):
             console.print(line, highlight=False, markup=False)
         console.print()
 
@@ -199,11 +311,19 @@ def to_json(cards: list[Scorecard]) -> str:
         entry: dict[str, Any] = {
             "workflow": card.workflow,
             "window": card.window,
+            "design": _design(card).value,
             "rows": [_row_json(r) for r in card.rows],
             "evidence": evidence,
         }
         if "plan" in card.extra:
-            entry["plan"] = card.extra["plan"].to_dict()
+            plan = card.extra["plan"].to_dict()
+            entry["plan"] = {"name": plan.pop("name"), "verdict": plan.pop("verdict")}
+            entry["plan"]["design"] = _design(card).value
+            entry["plan"].update(plan)
+        summary = card.extra.get("designs")
+        if isinstance(summary, DesignSummary):
+            entry["pre_period"] = summary.to_dict()
+            entry["designs"] = [item.to_dict() for item in summary.estimates]
         out.append(entry)
     return json.dumps({"scorecards": out}, indent=2)
 
@@ -217,9 +337,9 @@ def to_markdown(cards: list[Scorecard]) -> str:
     lines: list[str] = []
     for card in cards:
         lines += [
-            f"### {card.workflow} ({card.window})",
+            f"### {_title(card)}",
             "",
-            "| area | KPI | AI-assisted | baseline | delta | verdict |",
+            f"| area | KPI | AI-assisted | {_comparator(card)} | delta | verdict |",
             "|---|---|--:|--:|--:|---|",
         ]
         for row in card.rows:
@@ -243,4 +363,19 @@ def to_markdown(cards: list[Scorecard]) -> str:
         plan = plan_lines(card)
         if plan:
             lines += [f"**{plan[0]}**", "", *(f"- {line.strip()}" for line in plan[1:]), ""]
+        summary = card.extra.get("designs")
+        if isinstance(summary, DesignSummary):
+            lines += [
+                f"**{_design_heading(summary).rstrip(':')}**",
+                "",
+                "| KPI | design | absolute [CI] | relative [CI] |",
+                "|---|---|--:|--:|",
+                *(
+                    "| " + " | ".join(_md_cell(x) for x in (k, d.title, a, r)) + " |"
+                    for k, d, a, r in _design_rows(summary)
+                ),
+                "",
+                *(f"- {line}" for line in _design_footer(summary)),
+                "",
+            ]
     return "\n".join(lines)
