@@ -293,6 +293,39 @@ def _value(prom: PrometheusProcess, expr: str, at: float) -> float:
     return float(result[0]["value"][1])
 
 
+def _rule(prom: PrometheusProcess, at: float, record: str, **labels: str) -> float:
+    """The value of ``record{labels}`` at ``at`` (exactly one series)."""
+    matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return _value(prom, f"{record}{{{matchers}}}", at)
+
+
+def _report(prom: PrometheusProcess, at: float, *args: str) -> dict[str, dict]:
+    """``aikpi-collector report`` (JSON, the alerts' SLO spec) at ``at``: card per workflow."""
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aikpi_collector",
+            "report",
+            "--prometheus",
+            prom.url,
+            "--at",
+            f"{at:.3f}",
+            "--format",
+            "json",
+            "--slo-spec",
+            str(SPEC),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    return {c["workflow"]: c for c in json.loads(report.stdout)["scorecards"]}
+
+
 PLAN = live_plan(
     name="agree-pilot",
     workflows=list(OBJECTIVES),
@@ -326,34 +359,10 @@ def _check_plan(prom: PrometheusProcess, runs: list[Run], at: float, tmp_path: P
     samples equal to the truth times the rules' window factor (steps record / true steps)."""
     plan_file = tmp_path / "agree-pilot.yaml"
     plan_file.write_text(yaml.safe_dump(PLAN), encoding="utf-8")
-    report = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aikpi_collector",
-            "report",
-            "--prometheus",
-            prom.url,
-            "--plan",
-            str(plan_file),
-            "--at",
-            f"{at:.3f}",
-            "--format",
-            "json",
-            "--slo-spec",
-            str(SPEC),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert report.returncode == 0, report.stderr
-    cards = {c["workflow"]: c for c in json.loads(report.stdout)["scorecards"]}
+    cards = _report(prom, at, "--plan", str(plan_file))
 
     def rule(record: str, **labels: str) -> float:
-        matchers = ", ".join(f'{k}="{v}"' for k, v in {"plan": "agree-pilot", **labels}.items())
-        return _value(prom, f"{record}{{{matchers}}}", at)
+        return _rule(prom, at, record, plan="agree-pilot", **labels)
 
     for workflow in OBJECTIVES:
         ai, base = Truth(runs, workflow, "ai_assisted"), Truth(runs, workflow, "baseline")
@@ -405,34 +414,10 @@ def test_report_rules_and_truth_agree(tmp_path: Path) -> None:
             evaluated = [float(r["value"][1]) for r in prom.query(f"timestamp({gain_rule})", at=at)]
             assert len(set(evaluated)) == 1, evaluated
             at_rules = evaluated[0]
-            report = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "aikpi_collector",
-                    "report",
-                    "--prometheus",
-                    prom.url,
-                    "--window",
-                    "1h",
-                    "--at",
-                    f"{at_rules:.3f}",
-                    "--format",
-                    "json",
-                    "--slo-spec",
-                    str(SPEC),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert report.returncode == 0, report.stderr
-            cards = {c["workflow"]: c for c in json.loads(report.stdout)["scorecards"]}
+            cards = _report(prom, at_rules, "--window", "1h")
 
             def rule(record: str, **labels: str) -> float:
-                matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
-                return _value(prom, f"{record}{{{matchers}}}", at)
+                return _rule(prom, at, record, **labels)
 
             factors = []
             for workflow, objective in OBJECTIVES.items():
