@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-bench
 DEMO_ARGS ?= --plan grafana/pilot-plan.yaml
+# Pilot plans whose live view (recording rules, guardrail alert) `make rules` generates.
+PLANS ?= grafana/pilot-plan.yaml
+RULES_ARGS := grafana/slo.yaml $(foreach plan,$(PLANS),--plan $(plan)) --output-dir grafana/rules
 
 .PHONY: install system-deps test pytest lint format demo bench bench-sdk bench-collector rules \
 	dashboards stack clean
@@ -39,7 +42,7 @@ pytest: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules --check
+	$(BIN)/aikpi-collector rules $(RULES_ARGS) --check
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -49,9 +52,10 @@ format: install
 demo: install
 	$(BIN)/aikpi-collector demo $(DEMO_ARGS)
 
-## rules: regenerate the Prometheus SLO rules from grafana/slo.yaml
+## rules: regenerate the Prometheus rules: SLO (grafana/slo.yaml), KPIs (the catalogue) and
+## each pilot plan's live view (PLANS)
 rules: install
-	$(BIN)/aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules
+	$(BIN)/aikpi-collector rules $(RULES_ARGS)
 
 ## dashboards: regenerate grafana/dashboards/*.json from grafana/build_dashboards.py
 dashboards: install

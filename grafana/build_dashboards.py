@@ -8,7 +8,9 @@ JSON is what this file builds (``tests/grafana/test_dashboards.py``). Edit this 
 The scorecard is read from the one catalogue (``collector/aikpi_collector/catalogue.py``):
 its rows are the KPI areas, and each KPI panel's title, unit, description, direction,
 recording rule and counter-metrics are the catalogue's, so a renamed or redefined KPI
-changes the board with the rules (``make rules``) instead of silently breaking it.
+changes the board with the rules (``make rules``) instead of silently breaking it. Its last
+row, "Pilot plan", reads the generic series of every pilot plan's rules
+(``aikpi_collector.plan.rules``), chosen with the ``plan`` variable.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from aikpi_collector import catalogue as cat
+from aikpi_collector.plan import rules as plan_rules
 
-__all__ = ("build_all", "headlines", "main", "mean_kpi_of", "quantile_record", "scorecard_rows")
+__all__ = (
+    "build_all",
+    "headlines",
+    "main",
+    "mean_kpi_of",
+    "pilot_plan_row",
+    "quantile_record",
+    "scorecard_rows",
+)
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 F_WF = 'workflow=~"$workflow"'
@@ -40,6 +51,8 @@ class Target:
     legend: str
     exemplar: bool = False
     instant: bool = False
+    table: bool = False
+    """Grafana's table format: one row per series, its labels as columns (table panels)."""
 
 
 @dataclass
@@ -57,6 +70,10 @@ class Panel:
     no_value: str = ""
     """Shown instead of "No data" (a healthy collector rejects nothing, so no series exist)."""
     extra_options: dict[str, Any] = field(default_factory=dict)
+    field_defaults: dict[str, Any] = field(default_factory=dict)
+    """Merged into ``fieldConfig.defaults`` (min, max...)."""
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+    transformations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +128,8 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         }
         if target.exemplar:
             item["exemplar"] = True
+        if target.table:
+            item["format"] = "table"
         targets.append(item)
     steps = [{"color": color, "value": value} for value, color in panel.thresholds]
     defaults: dict[str, Any] = {
@@ -120,6 +139,7 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     }
     if panel.no_value:
         defaults["noValue"] = panel.no_value
+    defaults.update(panel.field_defaults)
     options: dict[str, Any]
     if panel.kind == "timeseries":
         defaults["custom"] = {"thresholdsStyle": {"mode": "line+area"}, "fillOpacity": 10}
@@ -143,7 +163,7 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     else:  # table
         options = {"showHeader": True}
     options.update(panel.extra_options)
-    return {
+    built = {
         "id": panel_id,
         "type": panel.kind,
         "title": panel.title,
@@ -151,9 +171,12 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "datasource": DS,
         "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
         "targets": targets,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": panel.overrides},
         "options": options,
     }
+    if panel.transformations:
+        built["transformations"] = panel.transformations
+    return built
 
 
 def _dashboard(
@@ -478,8 +501,161 @@ def scorecard_rows() -> list[Row]:
     return rows
 
 
+F_PLAN = 'plan=~"$plan", workflow=~"$workflow"'
+PASS_FAIL = ((None, "red"), (0, "green"))
+"""Headroom: below 0 the estimate is short of its target or beyond its margin."""
+_SELECTED = f"{{{F_PLAN}}}"
+PILOT_COLUMNS = (
+    ("estimate", f"{plan_rules.ESTIMATE}{_SELECTED}", "percentunit"),
+    ("target or margin", f"{plan_rules.LIMIT}{_SELECTED}", "percentunit"),
+    ("headroom", f"{plan_rules.HEADROOM}{_SELECTED}", "percentunit"),
+    (
+        "samples (smaller cohort)",
+        f"min without (cohort) ({plan_rules.SAMPLES}{_SELECTED})",
+        "short",
+    ),
+    ("needed per cohort", f"{plan_rules.NEEDED}{_SELECTED}", "short"),
+)
+"""Columns of the criteria table: title, query, unit."""
+
+
+def _by_name(name: str, *properties: tuple[str, Any]) -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": key, "value": value} for key, value in properties],
+    }
+
+
+def _criteria_table() -> Panel:
+    """One row per workflow and criterion: estimate, target or margin, headroom (coloured),
+    samples of the smaller cohort and the samples needed, merged on their common labels."""
+    targets = [Target(expr, "", instant=True, table=True) for _, expr, _ in PILOT_COLUMNS]
+    renames = {
+        f"Value #{chr(ord('A') + i)}": title for i, (title, _, _) in enumerate(PILOT_COLUMNS)
+    }
+    order = ["plan", "workflow", "kpi", "role", "unit", *renames.values()]
+    headroom = {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in PASS_FAIL]}
+    return Panel(
+        "Criteria: estimate vs target or margin",
+        targets,
+        kind="table",
+        width=16,
+        height=9,
+        description="Per workflow and criterion of the plan, over the pilot so far (its first "
+        "day to now; after the pilot, its final totals): the effect AI vs baseline (relative, "
+        "or percentage points shown as %), the target (primary) or the margin (guardrail) "
+        "signed in the worse direction, the headroom (how far on the good side of it; red: "
+        "short of the target or beyond the margin) and the samples of the smaller cohort vs "
+        "the samples needed per cohort. A live view: the verdict, with confidence intervals, "
+        "is `aikpi-collector report --plan`.",
+        no_value="no pilot plan rules for this selection",
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True},
+                    "renameByName": renames,
+                    "indexByName": {name: i for i, name in enumerate(order)},
+                },
+            },
+        ],
+        overrides=[
+            *(
+                _by_name(title, ("unit", unit))
+                for title, _, unit in PILOT_COLUMNS
+                if unit != "short"
+            ),
+            _by_name(
+                "headroom",
+                ("custom.cellOptions", {"type": "color-background"}),
+                ("thresholds", headroom),
+            ),
+        ],
+    )
+
+
+def pilot_plan_row() -> Row:
+    """Every pilot plan's live view (``<plan>.plan.rules.yml``): estimate vs target or margin
+    per criterion, samples vs needed per cohort, and breached guardrails."""
+    legend = "{{workflow}} {{kpi}}"
+    return Row(
+        "Pilot plan",
+        [
+            _criteria_table(),
+            Panel(
+                "Guardrails beyond their margin",
+                [
+                    Target(
+                        f'ALERTS{{alertname="{plan_rules.ALERT_NAME}", {F_PLAN}}}',
+                        "{{workflow}} {{kpi}} {{alertstate}}",
+                        instant=True,
+                    )
+                ],
+                kind="table",
+                width=8,
+                height=9,
+                description=f"{plan_rules.ALERT_NAME} alerts, pending (the first hour) and "
+                "firing: a guardrail's estimate worse than its margin with the plan's minimum "
+                "samples in both cohorts (grafana/runbook.md).",
+                no_value="no guardrail beyond its margin",
+            ),
+            Panel(
+                "Estimate vs target or margin over the pilot",
+                [
+                    Target(f"{plan_rules.ESTIMATE}{{{F_PLAN}}}", f"{legend} estimate"),
+                    Target(f"{plan_rules.LIMIT}{{{F_PLAN}}}", f"{legend} {{{{role}}}} limit"),
+                ],
+                unit="percentunit",
+                width=12,
+                description="Each criterion's effect AI vs baseline, cumulative since the "
+                "pilot's first day, beside its target or margin (flat lines). pp criteria "
+                "show points as %.",
+            ),
+            Panel(
+                "Headroom per criterion",
+                [
+                    Target(
+                        f"{plan_rules.HEADROOM}{{{F_PLAN}}}",
+                        f"{legend} ({{{{role}}}})",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                unit="percentunit",
+                width=6,
+                thresholds=PASS_FAIL,
+                description="Estimate minus target or margin, in the KPI's better direction: "
+                "green when the estimate reaches the target or stays within the margin, red "
+                "otherwise.",
+            ),
+            Panel(
+                "Samples vs needed per cohort",
+                [
+                    Target(
+                        f"{plan_rules.SAMPLES}{{{F_PLAN}}}\n/ ignoring (cohort) group_left\n"
+                        f"{plan_rules.NEEDED}{{{F_PLAN}}}",
+                        f"{legend} {{{{cohort}}}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                unit="percentunit",
+                width=6,
+                thresholds=((None, "orange"), (1, "green")),
+                field_defaults={"min": 0, "max": 1},
+                description="Samples so far per cohort / the samples the plan needs per "
+                "cohort (its pre-registered samples_per_cohort, else its minimum; "
+                "`aikpi-collector plan` sizes from the observed variance). Until both cohorts "
+                "reach 100 %, the report's verdicts are interim.",
+            ),
+        ],
+    )
+
+
 def scorecard() -> dict[str, Any]:
-    """AI pilot scorecard: one row per area, AI-assisted beside baseline, each KPI paired."""
+    """AI pilot scorecard: one row per area, AI-assisted beside baseline, each KPI paired, then
+    the pilot plan's criteria."""
     variables = [
         _variable("workflow", "Workflow", f"label_values({cat.STEPS.name}, workflow)"),
         _variable("step", "Step", f'label_values({cat.STEPS.name}{{workflow=~"$workflow"}}, step)'),
@@ -487,14 +663,16 @@ def scorecard() -> dict[str, Any]:
         _variable(
             "model", "Model", f'label_values({cat.TOKENS.name}{{workflow=~"$workflow"}}, model)'
         ),
+        _variable("plan", "Pilot plan", f"label_values({plan_rules.LIMIT}, plan)"),
     ]
     return _dashboard(
         "aikpi-scorecard",
         "AI pilot scorecard",
         "AI-assisted vs baseline cohort, every KPI beside its counter-metrics; panels, units "
-        "and recording rules from collector/aikpi_collector/catalogue.py.",
+        "and recording rules from collector/aikpi_collector/catalogue.py; the pilot plan's "
+        "criteria from grafana/rules/<plan>.plan.rules.yml.",
         variables,
-        scorecard_rows(),
+        [*scorecard_rows(), pilot_plan_row()],
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 # The demo collector's configured per-team labour rates: an input, like the seed.
 from aikpi_collector.demo.model import LABOR_RATES
 from genai_prices import Usage, calc_price
+from support.histograms import bucket_of
 
 WORKFLOWS = ("support-reply", "code-review", "incident-triage")
 BASELINE = "baseline"
@@ -90,16 +91,6 @@ class Truth:
     def rate(self, *words: str) -> float:
         total = sum(self.outcomes.values())
         return sum(self.outcomes[w] for w in words) / total
-
-
-def bucket_of(bounds: tuple[float, ...], value: float) -> tuple[float, float]:
-    """The ``(lower, upper]`` bucket of ``bounds`` that holds ``value``."""
-    lower = 0.0
-    for bound in bounds:
-        if value <= bound:
-            return lower, bound
-        lower = bound
-    return lower, math.inf
 
 
 def assert_histogram(hist, values: list[float]) -> None:

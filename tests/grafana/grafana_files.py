@@ -1,5 +1,6 @@
 """Shared helpers of the grafana tests: load the boards, list their queries, substitute
-Grafana's template variables, and collect every PromQL expression of the rule files."""
+Grafana's template variables, collect every PromQL expression of the rule files, and write a
+pilot plan's rules for a pilot running now (end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import importlib.util
 import json
 import re
 import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,6 +28,8 @@ __all__ = (
     "RULES",
     "builder",
     "dashboards",
+    "live_plan",
+    "live_plan_rules",
     "panel_queries",
     "rule_expressions",
     "substitute",
@@ -76,11 +81,34 @@ def substitute(
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", replace, expr)
 
 
-def rule_expressions() -> list[tuple[Path, str, str]]:
-    """(file, record or alert name, expr) of every rule in grafana/rules."""
+def rule_expressions(paths: Iterable[Path] | None = None) -> list[tuple[Path, str, str]]:
+    """(file, record or alert name, expr) of every rule in ``paths`` (default: grafana/rules)."""
     out = []
-    for path in sorted(RULES.glob("*.yml")):
+    for path in sorted(RULES.glob("*.yml")) if paths is None else paths:
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
             for rule in group["rules"]:
                 out.append((path, rule.get("record") or rule["alert"], rule["expr"]))
     return out
+
+
+def live_plan(**changes: Any) -> dict[str, Any]:
+    """The demo plan (grafana/pilot-plan.yaml) as a mapping, its pilot running now: from
+    yesterday to tomorrow (UTC), so a test crossing midnight stays inside it."""
+    plan = yaml.safe_load((GRAFANA / "pilot-plan.yaml").read_text(encoding="utf-8"))
+    today = datetime.now(UTC).date()
+    plan["pilot_period"] = f"{today - timedelta(days=1)}/{today + timedelta(days=1)}"
+    plan.pop("baseline_period", None)
+    plan.update(changes)
+    return plan
+
+
+def live_plan_rules(directory: Path, plan: dict[str, Any]) -> Path:
+    """Write ``plan``'s rule file into ``directory``, evaluated every second (the generated
+    file's 2m30s would make a test wait minutes for the first evaluation)."""
+    from aikpi_collector.plan import parse_plan
+    from aikpi_collector.plan.rules import plan_rules_file, render_plan_rules
+
+    parsed = parse_plan(plan)
+    path = Path(directory) / plan_rules_file(parsed)
+    path.write_text(render_plan_rules(parsed, "live-plan.yaml", interval="1s"), encoding="utf-8")
+    return path

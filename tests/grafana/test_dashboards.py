@@ -8,7 +8,8 @@ collector exposes; the JSON on disk is what ``grafana/build_dashboards.py`` buil
 
 The scorecard follows the catalogue (``aikpi_collector.catalogue``): a row per area, every KPI
 in its area with the catalogue's title, unit, direction, description and recording rule,
-beside every counter-metric the catalogue pairs it with.
+beside every counter-metric the catalogue pairs it with; then a "Pilot plan" row reading only
+the generic series of the plans' rules (``aikpi_collector.plan.rules``), chosen by ``$plan``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 import yaml
 from aikpi_collector import catalogue as cat
 from aikpi_collector.exposition import SelfMetrics
+from aikpi_collector.plan import rules as plan_rules
 from grafana_files import (
     DASHBOARDS,
     GRAFANA,
@@ -113,7 +115,7 @@ def test_template_variables(name: str) -> None:
             assert variable["datasource"] == DS
             assert variable["definition"].startswith("label_values(")
     expected = {
-        "aikpi-scorecard.json": {"datasource", "workflow", "step", "team", "model"},
+        "aikpi-scorecard.json": {"datasource", "workflow", "step", "team", "model", "plan"},
         "aikpi-error-budget.json": {"datasource", "slo", "workflow"},
         "aikpi-collector-health.json": {"datasource", "instance"},
     }[name]
@@ -162,8 +164,10 @@ def _kpi_panels(row: str, kpi: cat.Kpi) -> list[dict[str, Any]]:
 def test_scorecard_has_a_row_per_catalogue_area_and_both_cohorts() -> None:
     areas = list(dict.fromkeys(kpi.area for kpi in cat.KPIS))
     assert areas == ["Speed", "Quality", "Rework", "Cost", "Adoption", "Governance", "Value"]
-    assert list(SCORECARD_ROWS) == areas
+    assert list(SCORECARD_ROWS) == [*areas, "Pilot plan"]
     for panel, target in panel_queries(SCORECARD):
+        if panel in SCORECARD_ROWS["Pilot plan"]:
+            continue  # per criterion, not per cohort: test_pilot_plan_row
         if panel["title"] not in WORKFLOW_LEVEL:
             assert "{{cohort}}" in target["legendFormat"], panel["title"]
         else:
@@ -252,10 +256,87 @@ def test_scorecard_reads_only_catalogue_records() -> None:
     known = {kpi.record for kpi in cat.KPIS} | {value.record for value in cat.VALUES}
     known |= {module.quantile_record(m, q) for m, qs in cat.QUANTILES for q in qs}
     known.add("slo:period_error_budget_remaining:ratio")
+    known |= set(plan_rules.RECORDS)
     for panel, target in panel_queries(SCORECARD):
         for record in re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", target["expr"]):
             assert record in known, f"{panel['title']!r} reads {record}"
     assert set(module.UNITS) == set(cat.Unit)
+
+
+PILOT = SCORECARD_ROWS["Pilot plan"]
+
+
+def _pilot_panel(title: str) -> dict[str, Any]:
+    (panel,) = [p for p in PILOT if p["title"] == title]
+    return panel
+
+
+def test_pilot_plan_row_reads_only_plan_records_of_the_chosen_plan() -> None:
+    """Generic series of every plan's rules, filtered by the plan and workflow variables, so
+    one row serves every plan; the plan variable lists the plans that have rules."""
+    variables = {v["name"]: v for v in SCORECARD["templating"]["list"]}
+    assert variables["plan"]["definition"] == "label_values(plan:aikpi_criterion_limit:ratio, plan)"
+    records = set(plan_rules.RECORDS)
+    read = set()
+    for panel in PILOT:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            names = set(re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", expr))
+            alerts = expr.startswith('ALERTS{alertname="AikpiPilotGuardrailBreached"')
+            assert names <= records and (names or alerts), (panel["title"], expr)
+            assert expr.count('plan=~"$plan", workflow=~"$workflow"') == max(1, len(names)), expr
+            read |= names
+    # everything a leader reads: the estimate against its limit, headroom, samples vs needed
+    assert read == records - {plan_rules.STEPS, plan_rules.VALUE}
+
+
+def test_pilot_plan_row_shows_estimate_vs_limit_and_samples_vs_needed() -> None:
+    table = _pilot_panel("Criteria: estimate vs target or margin")
+    assert [t["expr"] for t in table["targets"]] == [
+        'plan:aikpi_criterion_estimate:ratio{plan=~"$plan", workflow=~"$workflow"}',
+        'plan:aikpi_criterion_limit:ratio{plan=~"$plan", workflow=~"$workflow"}',
+        'plan:aikpi_criterion_headroom:ratio{plan=~"$plan", workflow=~"$workflow"}',
+        'min without (cohort) (plan:aikpi_criterion_samples:increase{plan=~"$plan", '
+        'workflow=~"$workflow"})',
+        'plan:aikpi_criterion_needed:count{plan=~"$plan", workflow=~"$workflow"}',
+    ]
+    assert all(t["format"] == "table" and t["instant"] for t in table["targets"])
+    # one row per workflow and criterion: the queries share their labels and are merged
+    merge, organize = table["transformations"]
+    assert merge["id"] == "merge"
+    assert organize["options"]["renameByName"] == {
+        "Value #A": "estimate",
+        "Value #B": "target or margin",
+        "Value #C": "headroom",
+        "Value #D": "samples (smaller cohort)",
+        "Value #E": "needed per cohort",
+    }
+    overrides = {
+        o["matcher"]["options"]: o["properties"] for o in table["fieldConfig"]["overrides"]
+    }
+    for column in ("estimate", "target or margin"):
+        assert overrides[column] == [{"id": "unit", "value": "percentunit"}]
+    pass_fail = {
+        "mode": "absolute",
+        "steps": [{"color": "red", "value": None}, {"color": "green", "value": 0}],
+    }
+    assert {"id": "thresholds", "value": pass_fail} in overrides["headroom"]
+    headroom = _pilot_panel("Headroom per criterion")
+    assert headroom["type"] == "bargauge"
+    assert headroom["fieldConfig"]["defaults"]["thresholds"] == pass_fail
+    samples = _pilot_panel("Samples vs needed per cohort")
+    ((target,),) = [samples["targets"]]
+    assert "plan:aikpi_criterion_samples:increase" in target["expr"]
+    assert "/ ignoring (cohort) group_left" in target["expr"]
+    assert target["legendFormat"] == "{{workflow}} {{kpi}} {{cohort}}"
+    defaults = samples["fieldConfig"]["defaults"]
+    assert (defaults["unit"], defaults["min"], defaults["max"]) == ("percentunit", 0, 1)
+    assert [s["value"] for s in defaults["thresholds"]["steps"]] == [None, 1]
+    over_time = _pilot_panel("Estimate vs target or margin over the pilot")
+    assert [t["legendFormat"] for t in over_time["targets"]] == [
+        "{{workflow}} {{kpi}} estimate",
+        "{{workflow}} {{kpi}} {{role}} limit",
+    ]
 
 
 def _metric_names(expr: str) -> set[str]:
@@ -287,6 +368,7 @@ def test_every_expression_parses_with_promtool(tmp_path: Path) -> None:
         "model": ".*",
         "slo": ".*",
         "instance": ".*",
+        "plan": ".*",
     }
     for name, board in BOARDS.items():
         for panel, target in panel_queries(board):

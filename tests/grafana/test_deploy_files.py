@@ -108,7 +108,8 @@ def test_prometheus_config_is_valid_and_scrapes_every_replica(path: Path, tmp_pa
         [promtool, "check", "config", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 2 rule files found" in result.stdout
+    # the SLO rules, the KPI rules and the demo pilot plan's live view
+    assert "SUCCESS: 3 rule files found" in result.stdout
 
 
 def test_alertmanager_routes_page_and_ticket_to_different_receivers() -> None:
@@ -132,6 +133,18 @@ def test_alertmanager_routes_page_and_ticket_to_different_receivers() -> None:
         == "tickets"
     )
     assert receiver("alertname=Other") == "tickets"
+    pilot = ("alertname=AikpiPilotGuardrailBreached", "severity=ticket", "plan=p", "workflow=w")
+    assert receiver(*pilot) == "tickets"
+    # its own route: one ticket per pilot and workflow, whatever guardrails it lists
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (route,) = [
+        r
+        for r in config["route"]["routes"]
+        if r["matchers"] == ['alertname="AikpiPilotGuardrailBreached"']
+    ]
+    assert route["receiver"] == "tickets"
+    assert route["group_by"] == ["alertname", "plan", "workflow"]
+    assert config["route"]["routes"][0] is route  # before the severity routes: it matches first
 
 
 def test_docs_say_docker_was_not_run() -> None:

@@ -3,7 +3,9 @@
 The SLO rules are generated from a spec with a compressed window set (page 14.4x over 30s &
 6s); Prometheus evaluates them every second against a real collector fed through the SDK,
 notifies a real Alertmanager configured with grafana/alertmanager.yml (webhook URLs pointed
-at a local receiver), and the page must reach the ``pager`` receiver, not ``tickets``.
+at a local receiver), and the page must reach the ``pager`` receiver, not ``tickets``. With the
+same configuration, a pilot's guardrail tickets are grouped per pilot and workflow and never
+muted by an SLO page.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -152,3 +155,78 @@ def test_burst_of_overrides_pages_through_alertmanager(tmp_path: Path, webhook) 
         assert payload["alerts"][0]["labels"] == PAGE_LABELS
         # the ticket that fires too is inhibited by the page (same slo and workflow)
         assert not any(path == "/tickets" for path, _ in received)
+
+
+def _post_alerts(am_url: str, alerts: list[dict[str, str]]) -> None:
+    """Alerts as Prometheus sends them (``POST /api/v2/alerts``), each with a runbook."""
+    body = [{"labels": labels, "annotations": {"runbook_url": "r"}} for labels in alerts]
+    request = urllib.request.Request(
+        f"{am_url}/api/v2/alerts",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_pilot_guardrail_tickets_group_per_pilot_and_are_not_muted_by_a_page(
+    tmp_path: Path, webhook
+) -> None:
+    """With grafana/alertmanager.yml in a real Alertmanager: an SLO page for workflow w mutes
+    the SLO ticket of w (same slo and workflow), not the pilot's guardrail tickets of w (they
+    are for the pilot's owner, and carry no slo label); both guardrails of pilot p on w form
+    one group, so one ticket lists them."""
+    base_url, _ = webhook
+    page = {**PAGE_LABELS, "workflow": "w"}
+    slo_ticket = {**page, "alertname": "AikpiErrorBudgetBurnTicket", "severity": "ticket"}
+    guardrail = {
+        "alertname": "AikpiPilotGuardrailBreached",
+        "severity": "ticket",
+        "plan": "p",
+        "workflow": "w",
+        "role": "guardrail",
+    }
+    acceptance = {**guardrail, "kpi": "acceptance_rate", "unit": "pp"}
+    reopen = {**guardrail, "kpi": "reopen_rate", "unit": "pp"}
+    other_pilot = {**acceptance, "plan": "q"}
+    with running_alertmanager(tmp_path, _alertmanager_config(tmp_path, base_url)) as am:
+        _post_alerts(am.url, [page, slo_ticket, acceptance, reopen, other_pilot])
+
+        def states() -> dict[str, tuple[str, list[str]]]:
+            return {
+                f"{a['labels']['alertname']} {a['labels'].get('plan', '')} "
+                f"{a['labels'].get('kpi', '')}".strip(): (
+                    a["status"]["state"],
+                    [r["name"] for r in a["receivers"]],
+                )
+                for a in am.alerts()
+            }
+
+        deadline = time.monotonic() + 20
+        while (
+            time.monotonic() < deadline
+            and states().get("AikpiErrorBudgetBurnTicket", ("",))[0] != "suppressed"
+        ):
+            time.sleep(0.2)
+        assert states() == {
+            "AikpiErrorBudgetBurnPage": ("active", ["pager"]),
+            "AikpiErrorBudgetBurnTicket": ("suppressed", ["tickets"]),
+            "AikpiPilotGuardrailBreached p acceptance_rate": ("active", ["tickets"]),
+            "AikpiPilotGuardrailBreached p reopen_rate": ("active", ["tickets"]),
+            "AikpiPilotGuardrailBreached q acceptance_rate": ("active", ["tickets"]),
+        }
+        with urllib.request.urlopen(f"{am.url}/api/v2/alerts/groups", timeout=10) as response:
+            groups = json.loads(response.read())
+        pilots = {
+            frozenset(g["labels"].items()): sorted(a["labels"]["kpi"] for a in g["alerts"])
+            for g in groups
+            if g["labels"].get("alertname") == "AikpiPilotGuardrailBreached"
+        }
+        assert pilots == {
+            frozenset(
+                {"alertname": "AikpiPilotGuardrailBreached", "plan": "p", "workflow": "w"}.items()
+            ): ["acceptance_rate", "reopen_rate"],
+            frozenset(
+                {"alertname": "AikpiPilotGuardrailBreached", "plan": "q", "workflow": "w"}.items()
+            ): ["acceptance_rate"],
+        }

@@ -7,6 +7,10 @@ with different cohort proportions and SLO objectives, two teams with their own l
 explicit token costs, violations and reopened runs. Spans carry explicit times and are sent
 by the official OTLP/HTTP exporter to the real collector, scraped every second.
 
+A pilot plan's live view agrees too: its rules' estimates in Prometheus equal the report's
+``--plan`` estimates and the truth (a pilot running now; its rules read the workflows' totals
+since the pilot's first midnight).
+
 ``increase()`` / ``rate()`` extrapolate to the window's edges, so Prometheus never returns
 exact counts. As in ``tests/demo/test_demo_prometheus.py``, the workload is sent twice, so
 every series exists (with the same first value) before the measured increase: the factor is
@@ -24,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from aikpi import semconv
-from grafana_files import RULES
+from grafana_files import RULES, live_plan, live_plan_rules
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -270,6 +275,9 @@ class Truth:
         errors = sum(s.error for _, s in steps)
         violations = sum(s.violations for _, s in steps)
         self.sli = 1 - min(1.0, (bad + errors + violations) / (len(outcomes) + errors))
+        self.completed = completed
+        self.reopen = sum(r.reopened for r in self.runs) / completed
+        self.violations_per_1000 = 1000 * violations / len(steps)
 
 
 def net_gain(ai: Truth, baseline: Truth) -> float:
@@ -285,6 +293,99 @@ def _value(prom: PrometheusProcess, expr: str, at: float) -> float:
     return float(result[0]["value"][1])
 
 
+def _rule(prom: PrometheusProcess, at: float, record: str, **labels: str) -> float:
+    """The value of ``record{labels}`` at ``at`` (exactly one series)."""
+    matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return _value(prom, f"{record}{{{matchers}}}", at)
+
+
+def _report(prom: PrometheusProcess, at: float, *args: str) -> dict[str, dict]:
+    """``aikpi-collector report`` (JSON, the alerts' SLO spec) at ``at``: card per workflow."""
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aikpi_collector",
+            "report",
+            "--prometheus",
+            prom.url,
+            "--at",
+            f"{at:.3f}",
+            "--format",
+            "json",
+            "--slo-spec",
+            str(SPEC),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    return {c["workflow"]: c for c in json.loads(report.stdout)["scorecards"]}
+
+
+PLAN = live_plan(
+    name="agree-pilot",
+    workflows=list(OBJECTIVES),
+    min_samples_per_cohort=2,
+    primary={"kpi": "human_time_per_step", "target": "-10%"},
+    guardrails=[
+        {"kpi": "acceptance_rate", "margin": "3pp"},  # pp of a proportion
+        {"kpi": "reopen_rate", "margin": "50%"},  # relative proportion
+        {"kpi": "policy_violations_per_1000", "margin": "50%"},  # relative rate
+    ],
+)
+"""A pilot running now over the known workload: one criterion of each estimate kind."""
+
+
+def _plan_truth(ai: Truth, base: Truth) -> dict[str, tuple[float, float, float]]:
+    """kpi -> (estimate, AI samples, baseline samples) from the workload alone."""
+    return {
+        "human_time_per_step": (ai.human_per_step / base.human_per_step - 1, ai.steps, base.steps),
+        "acceptance_rate": (ai.acceptance - base.acceptance, ai.outcomes, base.outcomes),
+        "reopen_rate": (ai.reopen / base.reopen - 1, ai.completed, base.completed),
+        "policy_violations_per_1000": (
+            ai.violations_per_1000 / base.violations_per_1000 - 1,
+            ai.steps,
+            base.steps,
+        ),
+    }
+
+
+def _check_plan(prom: PrometheusProcess, runs: list[Run], at: float, tmp_path: Path) -> None:
+    """The plan's rules, the report's ``--plan`` verdict and the truth: the same estimates;
+    samples equal to the truth times the rules' window factor (steps record / true steps)."""
+    plan_file = tmp_path / "agree-pilot.yaml"
+    plan_file.write_text(yaml.safe_dump(PLAN), encoding="utf-8")
+    cards = _report(prom, at, "--plan", str(plan_file))
+
+    def rule(record: str, **labels: str) -> float:
+        return _rule(prom, at, record, plan="agree-pilot", **labels)
+
+    for workflow in OBJECTIVES:
+        ai, base = Truth(runs, workflow, "ai_assisted"), Truth(runs, workflow, "baseline")
+        criteria = {c["kpi"]: c for c in cards[workflow]["plan"]["criteria"]}
+        factor = rule("plan:aikpi_steps:increase", workflow=workflow, cohort="ai_assisted")
+        factor /= ai.steps
+        base_steps = rule("plan:aikpi_steps:increase", workflow=workflow, cohort="baseline")
+        assert base_steps == pytest.approx(base.steps * factor, rel=1e-9)
+        for kpi, (estimate, have_ai, have_base) in _plan_truth(ai, base).items():
+            live = rule("plan:aikpi_criterion_estimate:ratio", workflow=workflow, kpi=kpi)
+            assert live == pytest.approx(estimate, rel=1e-9), (workflow, kpi)
+            # the JSON rounds estimates to 6 decimals
+            assert criteria[kpi]["estimate"] == pytest.approx(estimate, abs=5e-7), (workflow, kpi)
+            for cohort, have in (("ai_assisted", have_ai), ("baseline", have_base)):
+                samples = rule(
+                    "plan:aikpi_criterion_samples:increase",
+                    workflow=workflow,
+                    kpi=kpi,
+                    cohort=cohort,
+                )
+                assert samples == pytest.approx(have * factor, rel=1e-9), (workflow, kpi, cohort)
+
+
 def _steps_total(prom: PrometheusProcess) -> float:
     result = prom.query("sum(aikpi_steps_total)")
     return float(result[0]["value"][1]) if result else 0.0
@@ -295,9 +396,8 @@ def test_report_rules_and_truth_agree(tmp_path: Path) -> None:
     config = {"labor_cost": {"default_usd_per_hour": 60.0, "teams": {"sre": 90.0}}}
     with running_collector(tmp_path / "c", config) as collector:
         target = f"{collector.host}:{collector.metrics_port}"
-        with running_prometheus(
-            tmp_path / "p", targets=[target], rule_files=sorted(RULES.glob("*.yml"))
-        ) as prom:
+        rule_files = [*sorted(RULES.glob("*.yml")), live_plan_rules(tmp_path, PLAN)]
+        with running_prometheus(tmp_path / "p", targets=[target], rule_files=rule_files) as prom:
             prom.wait_for(lambda: prom.query("up == 1"), timeout=30)  # first scrape first
             steps = sum(len(r.steps) for r in runs)
             send(runs, collector.traces_url, seed=1)
@@ -314,34 +414,10 @@ def test_report_rules_and_truth_agree(tmp_path: Path) -> None:
             evaluated = [float(r["value"][1]) for r in prom.query(f"timestamp({gain_rule})", at=at)]
             assert len(set(evaluated)) == 1, evaluated
             at_rules = evaluated[0]
-            report = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "aikpi_collector",
-                    "report",
-                    "--prometheus",
-                    prom.url,
-                    "--window",
-                    "1h",
-                    "--at",
-                    f"{at_rules:.3f}",
-                    "--format",
-                    "json",
-                    "--slo-spec",
-                    str(SPEC),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert report.returncode == 0, report.stderr
-            cards = {c["workflow"]: c for c in json.loads(report.stdout)["scorecards"]}
+            cards = _report(prom, at_rules, "--window", "1h")
 
             def rule(record: str, **labels: str) -> float:
-                matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
-                return _value(prom, f"{record}{{{matchers}}}", at)
+                return _rule(prom, at, record, **labels)
 
             factors = []
             for workflow, objective in OBJECTIVES.items():
@@ -417,3 +493,4 @@ def test_report_rules_and_truth_agree(tmp_path: Path) -> None:
                 sum(gains), rel=1e-12
             )
             assert max(factors) == pytest.approx(min(factors), rel=1e-9)
+            _check_plan(prom, runs, at, tmp_path)

@@ -1,9 +1,9 @@
 """The SLO spec, the rule generator and the checked-in rule files.
 
-Generated rules must not drift from ``grafana/slo.yaml`` (the SLO rules) or the catalogue (the
-KPI rules); every rule file passes ``promtool check rules``; bad specs are refused with the
-key named; every alert carries severity, summary, description and a runbook_url whose anchor
-exists in the runbook.
+Generated rules must not drift from ``grafana/slo.yaml`` (the SLO rules), the catalogue (the
+KPI rules) or ``grafana/pilot-plan.yaml`` (the plan's live view); every rule file passes
+``promtool check rules``; bad specs and plans are refused with the key named; every alert
+carries severity, summary, description and a runbook_url whose anchor exists in the runbook.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ from grafana_files import GRAFANA, REPO, RULES
 from support.binaries import require_binary
 
 SPEC = GRAFANA / "slo.yaml"
+PLAN = "grafana/pilot-plan.yaml"
 GENERATED = ["ai-outcome.slo.rules.yml", "kpi.rules.yml"]
-"""What ``make rules`` writes: the SLO rules of the spec and the catalogue's KPI rules."""
+"""What the generator writes from the spec: its SLO rules and the catalogue's KPI rules."""
+PLAN_FILE = "demo-pilot-q4.plan.rules.yml"
+MAKE_RULES = sorted([*GENERATED, PLAN_FILE])
+"""What ``make rules`` writes: with ``--plan grafana/pilot-plan.yaml``, the plan's rules too."""
 
 
 def _rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,39 +39,50 @@ def _rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_generated_rules_do_not_drift_from_the_spec(tmp_path: Path) -> None:
-    """Both generated files: the SLO rules (from the spec) and the KPI rules (from the
-    catalogue)."""
-    result = _rules_cli(str(SPEC), "--output-dir", str(tmp_path))
+def test_generated_rules_do_not_drift_from_the_spec_or_the_plan(tmp_path: Path) -> None:
+    """Every generated file: the SLO rules (from the spec), the KPI rules (from the catalogue)
+    and the demo plan's live view (from the plan), as ``make rules`` runs it."""
+    result = _rules_cli(str(SPEC), "--plan", PLAN, "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     generated = sorted(p.name for p in tmp_path.iterdir())
-    assert generated == GENERATED
+    assert generated == MAKE_RULES
     for name in generated:
         assert (tmp_path / name).read_text() == (RULES / name).read_text(), (
-            f"grafana/rules/{name} drifted from grafana/slo.yaml or the catalogue: run `make rules`"
+            f"grafana/rules/{name} drifted from grafana/slo.yaml, the catalogue or {PLAN}: "
+            "run `make rules`"
         )
+    # without --plan, the same spec and catalogue files and no plan's
+    alone = _rules_cli(str(SPEC), "--output-dir", str(tmp_path / "alone"))
+    assert alone.returncode == 0, alone.stderr
+    assert sorted(p.name for p in (tmp_path / "alone").iterdir()) == GENERATED
 
 
 @pytest.mark.parametrize(
-    ("name", "edit"), [(GENERATED[0], ("14.4", "14.5")), (GENERATED[1], ("[1h]", "[2h]"))]
+    ("name", "edit"),
+    [
+        (GENERATED[0], ("14.4", "14.5")),
+        (GENERATED[1], ("[1h]", "[2h]")),
+        (PLAN_FILE, ("< -0.03", "< -0.04")),
+    ],
 )
 def test_check_mode_passes_on_the_repo_and_fails_on_drift(
     tmp_path: Path, name: str, edit: tuple[str, str]
 ) -> None:
-    ok = _rules_cli("grafana/slo.yaml", "--output-dir", "grafana/rules", "--check")
+    args = ("--plan", PLAN)
+    ok = _rules_cli("grafana/slo.yaml", *args, "--output-dir", "grafana/rules", "--check")
     assert ok.returncode == 0, ok.stderr
     stale = tmp_path / "rules"
     stale.mkdir()
-    for each in GENERATED:
+    for each in MAKE_RULES:
         (stale / each).write_text((RULES / each).read_text())
     text = (RULES / name).read_text()
     assert edit[0] in text
     (stale / name).write_text(text.replace(*edit))
-    drift = _rules_cli(str(SPEC), "--output-dir", str(stale), "--check")
+    drift = _rules_cli(str(SPEC), *args, "--output-dir", str(stale), "--check")
     assert drift.returncode == 1
     assert "out of date" in drift.stderr and "make rules" in drift.stderr
     assert name in drift.stderr
-    missing = _rules_cli(str(SPEC), "--output-dir", str(tmp_path / "empty"), "--check")
+    missing = _rules_cli(str(SPEC), *args, "--output-dir", str(tmp_path / "empty"), "--check")
     assert missing.returncode == 1
 
 
@@ -79,10 +94,53 @@ def test_generated_file_says_do_not_edit_and_names_the_command(name: str) -> Non
     assert "aikpi-collector rules grafana/slo.yaml --output-dir grafana/rules" in first_lines[1]
 
 
+def test_plan_file_says_do_not_edit_and_names_its_command_and_window() -> None:
+    header = [line for line in (RULES / PLAN_FILE).read_text().splitlines() if line.startswith("#")]
+    assert header[0] == (
+        "# DO NOT EDIT: generated from the pilot plan grafana/pilot-plan.yaml by `make rules`"
+    )
+    assert header[1] == (
+        "# (aikpi-collector rules grafana/slo.yaml --plan grafana/pilot-plan.yaml "
+        "--output-dir grafana/rules)."
+    )
+    text = "\n".join(header)
+    # the window and its limitation are stated: 2026-10-01 00:00 UTC + 31 days = 1793491200
+    assert "2026-10-01/2026-10-31 (31 days)" in text
+    assert "increase(...[31d] @ 1793491200)" in text
+    assert "A PromQL range cannot start at a\n# date" in text
+    assert "`aikpi-collector report --plan`" in text and "verdict of record" in text
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ({"guardrails": [{"kpi": "acceptance_rate", "margin": "+2pp"}]}, "guardrails.0.margin"),
+        ({"colour": "red"}, "colour: unknown key"),
+    ],
+)
+def test_bad_plans_are_refused_with_the_key_named(tmp_path: Path, plan: dict, message: str) -> None:
+    data = yaml.safe_load((GRAFANA / "pilot-plan.yaml").read_text())
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({**data, **plan}))
+    result = _rules_cli(str(SPEC), "--plan", str(path), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_plans_of_one_name_are_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text((GRAFANA / "pilot-plan.yaml").read_text())
+    out = tmp_path / "out"
+    result = _rules_cli(str(SPEC), "--plan", PLAN, "--plan", str(copy), "--output-dir", str(out))
+    assert result.returncode == 2
+    assert "two pilot plans are named 'demo-pilot-q4'" in result.stderr
+    assert not out.exists()
+
+
 def test_every_rule_file_passes_promtool_check() -> None:
     promtool = require_binary("promtool")
     files = sorted(RULES.glob("*.yml"))
-    assert [p.name for p in files] == GENERATED
+    assert [p.name for p in files] == MAKE_RULES
     for path in files:
         result = subprocess.run(
             [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
@@ -116,12 +174,25 @@ def test_every_alert_is_annotated_and_its_runbook_anchor_exists() -> None:
         re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
         for heading in re.findall(r"^#+ (.+)$", runbook, flags=re.M)
     }
-    doc = yaml.safe_load((RULES / "ai-outcome.slo.rules.yml").read_text())
-    alerts = [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+    alerts = [
+        rule
+        for name in MAKE_RULES
+        for group in yaml.safe_load((RULES / name).read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
     assert {a["alert"]: a["labels"]["severity"] for a in alerts} == {
         "AikpiErrorBudgetBurnPage": "page",
         "AikpiErrorBudgetBurnTicket": "ticket",
+        "AikpiPilotGuardrailBreached": "ticket",
     }
+    # one breach alert per guardrail of the demo plan, each with a for: (documented)
+    breaches = [a for a in alerts if a["alert"] == "AikpiPilotGuardrailBreached"]
+    assert [(a["labels"]["kpi"], a["for"]) for a in breaches] == [
+        ("acceptance_rate", "1h"),
+        ("reopen_rate", "1h"),
+        ("correction_time_per_step", "1h"),
+    ]
     for alert in alerts:
         annotations = alert["annotations"]
         assert annotations["summary"] and annotations["description"]

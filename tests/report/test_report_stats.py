@@ -15,16 +15,7 @@ from aikpi_collector.report.stats import (
     diff_proportions_interval,
     wilson_interval,
 )
-
-
-def bucket_of(bounds: tuple[float, ...], value: float) -> tuple[float, float]:
-    """The ``(lower, upper]`` bucket that holds ``value``."""
-    lower = 0.0
-    for bound in bounds:
-        if value <= bound:
-            return lower, bound
-        lower = bound
-    return lower, math.inf
+from support.histograms import bucket_of
 
 
 def moments(values: list[float]) -> Moments:

@@ -169,14 +169,14 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"--days must be >= 3, got {args.days}")
     if args.live_units < 0 or args.live_interval <= 0:
         return _fail("--live-units must be >= 0 and --live-interval > 0")
-    plan = None
-    if args.plan:
-        from aikpi_collector.plan import PlanError, load_plan
+    from aikpi_collector.plan import PlanError
+    from aikpi_collector.report.cli import load_optional_plan
 
-        try:
-            plan = load_plan(args.plan)
-        except PlanError as exc:
-            return _fail(str(exc))
+    try:
+        plan = load_optional_plan(args.plan)
+    except PlanError as exc:
+        return _fail(str(exc))
+    if plan is not None:
         args.days = float(plan.pilot_period.days)  # the costs are charged for these days
     from aikpi_collector.config import CollectorConfig, LaborCost
     from aikpi_collector.demo.model import LABOR_RATES

@@ -52,7 +52,7 @@ def _elapsed_pilot_days(plan) -> float:
 def run(args: argparse.Namespace) -> int:
     """Read the plan and the source; print each criterion's size per workflow."""
     from aikpi_collector.plan import PlanError, load_plan, size_plan
-    from aikpi_collector.report.cli import pilot_window
+    from aikpi_collector.report.cli import prometheus_window
     from aikpi_collector.report.kpis import NoBaselineError, NoDataError, compare_all
     from aikpi_collector.report.plans import covered, observed
     from aikpi_collector.report.sources import (
@@ -70,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--days must be > 0, got {args.days}")
     try:
         if args.prometheus:
-            window, at = args.window, args.at
-            if window is None:
-                window, at = pilot_window(plan.pilot_period, args.at)
+            window, at = prometheus_window(args, plan)
             samples = read_prometheus(args.prometheus, window, at)
             seconds = window_seconds(window)
             days = args.days or (seconds / 86400.0 if seconds else None)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from aikpi_collector.catalogue import Better, Kpi, KpiKind, kpi
-from aikpi_collector.yamlfile import read_yaml_mapping
+from aikpi_collector.yamlfile import check_name, check_workflow_names, read_yaml_mapping
 
 __all__ = (
     "CRITERION_KPIS",
@@ -92,7 +92,6 @@ CRITERION_KPIS: tuple[str, ...] = tuple(
 )
 """The vocabulary KPIs a criterion may name: those with an AI-vs-baseline confidence interval."""
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _THRESHOLD = re.compile(r"^(?P<sign>[+-])?\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>%|pp)$")
 _EXAMPLE_PERIOD = "2026-10-01/2026-10-31"
 _PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})$")
@@ -375,19 +374,12 @@ class Plan(_Strict):
             raise ValueError(f"must be at least 2 (a variance needs two samples); got {value}")
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be lowercase letters, digits and '-', starting with a letter")
-        return value
+    _name = field_validator("name")(lambda value: check_name(value))
 
     @field_validator("workflows")
     @classmethod
     def _workflow_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            if not name or '"' in name or "\\" in name or "\n" in name:
-                raise ValueError(f"workflow name {name!r} is empty or holds a quote or backslash")
+        check_workflow_names(value)
         if len(set(value)) != len(value):
             raise ValueError("lists a workflow twice")
         return value

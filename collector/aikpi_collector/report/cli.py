@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aikpi_collector.plan import Period
+    from aikpi_collector.plan import Period, Plan
     from aikpi_collector.report.designs import PrePeriod
     from aikpi_collector.report.scorecard import Scorecard
     from aikpi_collector.slo.spec import SLOSpec
@@ -186,6 +186,26 @@ def read_pre_period(url: str, period: Period, origin: str) -> PrePeriod:
     return PrePeriod(samples, str(period))
 
 
+def load_optional_plan(path: str | None) -> Plan | None:
+    """The pilot plan at ``path`` (``None`` without one); raises ``PlanError`` naming keys."""
+    if not path:
+        return None
+    from aikpi_collector.plan import load_plan
+
+    return load_plan(path)
+
+
+def prometheus_window(args: argparse.Namespace, plan: Plan | None) -> tuple[str, float]:
+    """The window and its end (unix seconds): ``--window``/``--at``; else, with a plan, its
+    pilot period up to now; else the last 28 days."""
+    import time
+
+    window, at = args.window or "28d", args.at
+    if plan is not None and args.window is None:
+        window, at = pilot_window(plan.pilot_period, args.at)
+    return window, time.time() if at is None else at
+
+
 def _fail(message: str) -> int:
     print(f"aikpi-collector report: error: {message}", file=sys.stderr)
     return 1
@@ -214,14 +234,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.min_samples < 1:
         return _fail(f"--min-samples must be >= 1, got {args.min_samples}")
-    plan = None
-    if args.plan:
-        from aikpi_collector.plan import PlanError, load_plan
+    from aikpi_collector.plan import PlanError
 
-        try:
-            plan = load_plan(args.plan)
-        except PlanError as exc:
-            return _fail(str(exc))
+    try:
+        plan = load_optional_plan(args.plan)
+    except PlanError as exc:
+        return _fail(str(exc))
     period, origin = args.baseline_window, "--baseline-window"
     if period is not None and not args.prometheus:
         return _fail(
@@ -240,12 +258,7 @@ def run(args: argparse.Namespace) -> int:
     pre = None
     try:
         if args.prometheus:
-            import time
-
-            window_text, at = args.window or "28d", args.at
-            if plan is not None and args.window is None:
-                window_text, at = pilot_window(plan.pilot_period, args.at)
-            at = time.time() if at is None else at
+            window_text, at = prometheus_window(args, plan)
             seconds = window_seconds(window_text)
             if period is not None and seconds is not None:
                 check_pre_period(period, at - seconds, origin)

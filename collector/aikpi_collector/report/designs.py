@@ -39,10 +39,10 @@ from aikpi_collector.report.kpis import (
     CohortData,
     Comparison,
     NoBaselineError,
-    StepTimes,
     compare,
     compare_all,
     select_workflows,
+    step_times,
     workflows_in,
 )
 from aikpi_collector.report.samples import MetricSamples
@@ -121,24 +121,12 @@ def before_after(
     """The AI-assisted cohort of ``workflow`` in the pilot window against every run of it in
     the pre-period; the pre-period's labour is priced at the pilot's rates."""
     ai = CohortData(samples, AI, workflow)
-    steps: list[StepTimes] = []
-    names = samples.label_values(cat.STEPS.name, "step", {"workflow": workflow, "cohort": AI})
-    if len(names) > 1:
-        for name in sorted(names):
-            sel = {"workflow": workflow, "step": name}
-            steps.append(
-                StepTimes(
-                    name,
-                    samples.histogram(cat.STEP_DURATION.name, {**sel, "cohort": AI}),
-                    pre.histogram(cat.STEP_DURATION.name, sel),
-                )
-            )
     return Comparison(
         workflow=workflow,
         ai=ai,
         baseline=CohortData(pre, None, workflow, labor_rates=ai.labor_rates),
         spec=spec or SLOSpec(),
-        steps=tuple(steps),
+        steps=step_times(workflow, samples, pre, {}),
         design=Design.BEFORE_AFTER.value,
     )
 

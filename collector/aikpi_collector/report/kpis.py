@@ -32,6 +32,7 @@ __all__ = (
     "compare",
     "compare_all",
     "select_workflows",
+    "step_times",
     "workflows_in",
 )
 
@@ -318,27 +319,38 @@ def select_workflows(
     return found, total_workflows
 
 
+def step_times(
+    workflow: str, samples: MetricSamples, base: MetricSamples, base_selector: Selector
+) -> tuple[StepTimes, ...]:
+    """Per-step durations of a workflow with more than one step: the AI cohort's from
+    ``samples``, the comparison's from ``base`` where ``base_selector`` matches."""
+    names = samples.label_values(cat.STEPS.name, "step", {"workflow": workflow, "cohort": AI})
+    if len(names) < 2:
+        return ()
+    return tuple(
+        StepTimes(
+            name,
+            samples.histogram(
+                cat.STEP_DURATION.name, {"workflow": workflow, "step": name, "cohort": AI}
+            ),
+            base.histogram(
+                cat.STEP_DURATION.name, {"workflow": workflow, "step": name, **base_selector}
+            ),
+        )
+        for name in sorted(names)
+    )
+
+
 def compare(samples: MetricSamples, workflow: str, spec: SLOSpec | None = None) -> Comparison:
     """Comparison of the two cohorts of ``workflow``."""
     spec = spec or SLOSpec()
-    steps: list[StepTimes] = []
-    names = samples.label_values(cat.STEPS.name, "step", {"workflow": workflow})
-    if len(names) > 1:
-        for name in sorted(names):
-            sel = {"workflow": workflow, "step": name}
-            steps.append(
-                StepTimes(
-                    name,
-                    samples.histogram(cat.STEP_DURATION.name, {**sel, "cohort": AI}),
-                    samples.histogram(cat.STEP_DURATION.name, {**sel, "cohort": BASELINE}),
-                )
-            )
+    steps = step_times(workflow, samples, samples, {"cohort": BASELINE})
     return Comparison(
         workflow=workflow,
         ai=CohortData(samples, AI, workflow),
         baseline=CohortData(samples, BASELINE, workflow),
         spec=spec,
-        steps=tuple(steps),
+        steps=steps,
     )
 
 

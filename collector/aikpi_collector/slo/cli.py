@@ -1,4 +1,5 @@
-"""``aikpi-collector rules SPEC.yaml --output-dir DIR [--check]``: SLO spec to rule files."""
+"""``aikpi-collector rules SPEC.yaml [--plan PLAN.yaml ...] --output-dir DIR [--check]``: the SLO
+spec, the KPI catalogue and pilot plans to rule files."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory for the generated rule files (default: grafana/rules)",
     )
     parser.add_argument(
+        "--plan",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PLAN",
+        help="a pilot plan (e.g. grafana/pilot-plan.yaml): also write <name>.plan.rules.yml, its "
+        "criteria's live estimates and the guardrail alert; repeat for several plans",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 if the files on disk differ from what the spec generates",
@@ -26,16 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate (or check) the rule files; 0 on success, 1 on drift, 2 on a bad spec."""
+    """Generate (or check) the rule files; 0 on success, 1 on drift, 2 on a bad spec or plan."""
+    from aikpi_collector.plan.spec import PlanError, load_plan
     from aikpi_collector.slo.generate import generated_files
     from aikpi_collector.slo.spec import SpecError, load_spec
 
     try:
         spec = load_spec(args.spec)
-    except SpecError as exc:
+        plans = [(load_plan(path), path.as_posix()) for path in args.plan]
+        files = generated_files(spec, args.spec.name, plans)
+    except (SpecError, PlanError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    files = generated_files(spec, args.spec.name)
     if args.check:
         stale = []
         for name, text in files.items():
@@ -44,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 stale.append(str(path))
         if stale:
             print(
-                "generated rules are out of date with the spec: "
+                "generated rules are out of date with the spec, the catalogue or the plans: "
                 + ", ".join(stale)
                 + "\nrun `make rules` and commit the result",
                 file=sys.stderr,

@@ -17,11 +17,15 @@ Design (documented in ``docs/deploy.md`` and ``grafana/runbook.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aikpi_collector.slo.promql import dump_rules, regex_alternatives, selector, term_series
 from aikpi_collector.slo.spec import AlertWindow, SLOSpec, parse_duration
+
+if TYPE_CHECKING:
+    from aikpi_collector.plan.spec import Plan
 
 __all__ = ("GENERATE_COMMAND", "alert_name", "generated_files", "render_rules", "rules_document")
 
@@ -271,12 +275,24 @@ def render_rules(spec: SLOSpec, spec_name: str = "slo.yaml") -> str:
     return header + dump_rules(rules_document(spec))
 
 
-def generated_files(spec: SLOSpec, spec_name: str = "slo.yaml") -> dict[str, str]:
-    """File name -> content of every file the generator writes: the SLO rules of ``spec``
-    and the KPI recording rules of the catalogue."""
+def generated_files(
+    spec: SLOSpec, spec_name: str = "slo.yaml", plans: Sequence[tuple[Plan, str]] = ()
+) -> dict[str, str]:
+    """File name -> content of every file the generator writes: the SLO rules of ``spec``,
+    the KPI recording rules of the catalogue, and the live view of each pilot plan (given with
+    the path it was read from); plan alerts take the spec's runbook and routing labels."""
+    from aikpi_collector.plan.rules import plan_rules_file, render_plan_rules
     from aikpi_collector.slo.kpi_rules import KPI_RULES_FILE, render_kpi_rules
 
-    return {
+    files = {
         f"{spec.name}.slo.rules.yml": render_rules(spec, spec_name),
         KPI_RULES_FILE: render_kpi_rules(GENERATE_COMMAND),
     }
+    for plan, source in plans:
+        name = plan_rules_file(plan)
+        if name in files:
+            raise ValueError(f"two pilot plans are named {plan.name!r}: one {name} for both")
+        files[name] = render_plan_rules(
+            plan, source, runbook_url=spec.alerting.runbook_url, labels=spec.alerting.labels
+        )
+    return files

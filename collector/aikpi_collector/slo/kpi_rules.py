@@ -9,43 +9,86 @@ workflow-level value at the last hour's pace. Every rule sums over collector rep
 
 A term with no events yet reads 0 (``or on (...) 0 * <steps>``); a ratio whose denominator
 is 0 yields no sample (not NaN), as the report shows "-".
+
+The window is a parameter (:class:`Window`): the scorecard's rules total every term as a rate
+over the last hour (:data:`HOURLY`); a pilot plan's rules (:mod:`aikpi_collector.plan.rules`)
+total the same terms as increases over the pilot period, so a KPI's PromQL is written once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aikpi_collector import catalogue as cat
-from aikpi_collector.slo.promql import dump_rules, term_series
+from aikpi_collector.slo.promql import dump_rules, selector, term_series
 
-__all__ = ("KPI_RULES_FILE", "render_kpi_rules", "rules_document")
+__all__ = (
+    "COHORT_LEVEL",
+    "HOURLY",
+    "KPI_RULES_FILE",
+    "Window",
+    "kpi_expr",
+    "render_kpi_rules",
+    "rules_document",
+    "term_sum",
+)
 
 KPI_RULES_FILE = "kpi.rules.yml"
-WINDOW = "1h"
-_COHORT_LEVEL = ("workflow", "cohort")
+COHORT_LEVEL = ("workflow", "cohort")
+"""The labels every KPI rule keeps."""
 _LABOR_RATE = f"team:{cat.LABOR_RATE.name}:max"
 _STEPS = cat.kpi("steps")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How rules total a catalogue term over time: ``function(series[range] @ at)``.
+
+    ``steps`` is the recorded steps of the same window by (workflow, cohort), selected with
+    ``steps_matchers``: every (workflow, cohort) with work in the window, the base that makes a
+    term without events read 0. ``matchers`` restrict every raw series (a plan's workflows).
+    """
+
+    range: str = "1h"
+    function: str = "rate"
+    at: int | None = None
+    """``@`` modifier: the range ends at these unix seconds instead of at evaluation time."""
+    steps: str = _STEPS.record
+    steps_matchers: tuple[str, ...] = ()
+    matchers: tuple[str, ...] = ()
+
+    def total(self, series: str) -> str:
+        """``function(series[range] @ at)``."""
+        at = "" if self.at is None else f" @ {self.at}"
+        return f"{self.function}({series}[{self.range}]{at})"
+
+
+HOURLY = Window()
+"""The scorecard's window: rates per second over the last hour."""
 
 
 def _by(labels: tuple[str, ...]) -> str:
     return ", ".join(labels)
 
 
-def _rate(term: cat.Total, labels: tuple[str, ...], *matchers: str) -> str:
-    return f"sum by ({_by(labels)}) (rate({term_series(term, *matchers)}[{WINDOW}]))"
+def _rate(term: cat.Total, labels: tuple[str, ...], window: Window, *matchers: str) -> str:
+    series = term_series(term, *window.matchers, *matchers)
+    return f"sum by ({_by(labels)}) ({window.total(series)})"
 
 
-def _steps_base(labels: tuple[str, ...], *matchers: str) -> str:
+def _steps_base(labels: tuple[str, ...], window: Window, *matchers: str) -> str:
     """The vector of every (workflow[, cohort]) with steps: the default-zero base."""
-    if labels == _COHORT_LEVEL and not matchers:
-        return _STEPS.record
-    return f"sum by ({_by(labels)}) ({_STEPS.record}{{{', '.join(matchers)}}})"
+    selected = (*window.steps_matchers, *matchers)
+    if labels == COHORT_LEVEL and not selected:
+        return window.steps
+    return f"sum by ({_by(labels)}) ({window.steps}{{{', '.join(selected)}}})"
 
 
-def _term(term: cat.Term, labels: tuple[str, ...], *matchers: str) -> str:
-    """A term's rate per second by ``labels``, reading 0 where it has no series yet."""
+def _term(term: cat.Term, labels: tuple[str, ...], window: Window, *matchers: str) -> str:
+    """A term's total over ``window`` by ``labels``, reading 0 where it has no series yet."""
     if isinstance(term, cat.LabourCost):
-        by_team = _rate(term.seconds, (*labels, "team"), *matchers)
+        by_team = _rate(term.seconds, (*labels, "team"), window, *matchers)
         value = (
             f"sum by ({_by(labels)}) (\n"
             f"    {by_team} / 3600\n      * on (team) group_left {_LABOR_RATE}\n"
@@ -53,28 +96,32 @@ def _term(term: cat.Term, labels: tuple[str, ...], *matchers: str) -> str:
             f'      * scalar({_LABOR_RATE}{{team="default"}})\n  )'
         )
     else:
-        value = _rate(term, labels, *matchers)
-    return f"(\n  {value}\n  or on ({_by(labels)}) 0 * {_steps_base(labels, *matchers)}\n)"
+        value = _rate(term, labels, window, *matchers)
+    base = _steps_base(labels, window, *matchers)
+    return f"(\n  {value}\n  or on ({_by(labels)}) 0 * {base}\n)"
 
 
-def _sum(terms: tuple[cat.Term, ...], labels: tuple[str, ...], *matchers: str) -> str:
-    return "\n+ ".join(_term(t, labels, *matchers) for t in terms)
+def term_sum(terms: tuple[cat.Term, ...], window: Window = HOURLY) -> str:
+    """The sum of a KPI's numerator or denominator terms over ``window``, by workflow and
+    cohort (a plan's samples per cohort are its KPI's denominator)."""
+    return "\n+ ".join(_term(t, COHORT_LEVEL, window) for t in terms)
 
 
-def kpi_expr(kpi: cat.Kpi) -> str:
-    """The PromQL of one KPI by workflow and cohort."""
+def kpi_expr(kpi: cat.Kpi, window: Window = HOURLY) -> str:
+    """The PromQL of one KPI by workflow and cohort over ``window``."""
     if kpi is _STEPS:
-        return _rate(cat.ALL_STEPS, _COHORT_LEVEL)
-    numerator = _sum(kpi.numerator, _COHORT_LEVEL)
+        return _rate(cat.ALL_STEPS, COHORT_LEVEL, window)
+    numerator = term_sum(kpi.numerator, window)
     if kpi.kind is cat.KpiKind.TOTAL:
         expr = numerator
     else:
-        denominator = _sum(kpi.denominator, _COHORT_LEVEL)
+        denominator = term_sum(kpi.denominator, window)
         expr = f"(\n{numerator}\n)\n/ (\n{denominator}\n> 0)"
     if kpi.scale != 1.0:
         expr = f"{kpi.scale:g} * {expr}"
     if kpi.ai_only:
-        expr = f'(\n{expr}\n)\nand on (workflow, cohort) {_STEPS.record}{{cohort="{cat.AI}"}}'
+        ai = selector(*window.steps_matchers, f'cohort="{cat.AI}"')
+        expr = f"(\n{expr}\n)\nand on (workflow, cohort) {window.steps}{ai}"
     return expr
 
 
@@ -85,7 +132,7 @@ def value_expr(expr: cat.Expr) -> str:
     if isinstance(expr, cat.CohortKpi):
         return f'sum by (workflow) ({cat.kpi(expr.name).record}{{cohort="{expr.cohort}"}})'
     if isinstance(expr, cat.CohortTerm):
-        return _term(expr.term, ("workflow",), f'cohort="{expr.cohort}"')
+        return _term(expr.term, ("workflow",), HOURLY, f'cohort="{expr.cohort}"')
     if isinstance(expr, cat.BinOp):
         left, right = value_expr(expr.left), value_expr(expr.right)
         if expr.op == "/" and isinstance(expr.right, cat.Const):
@@ -104,7 +151,7 @@ def _quantile_rules() -> list[dict[str, Any]]:
                 {
                     "record": f"workflow_cohort:{metric.name}:p{q * 100:.0f}_rate1h",
                     "expr": f"histogram_quantile({q}, sum by (workflow, cohort, le) "
-                    f"(rate({metric.name}_bucket[{WINDOW}])))",
+                    f"(rate({metric.name}_bucket[{HOURLY.range}])))",
                 }
             )
     return rules

@@ -16,7 +16,7 @@ from aikpi.semconv import Cohort, Outcome
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aikpi_collector import catalogue as cat
-from aikpi_collector.yamlfile import read_yaml_mapping
+from aikpi_collector.yamlfile import check_name, check_workflow_names, read_yaml_mapping
 
 __all__ = (
     "SRE_WORKBOOK_WINDOWS",
@@ -39,7 +39,6 @@ _DURATION = re.compile(
     r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$"
 )
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 
 def parse_duration(text: str) -> int:
@@ -196,12 +195,7 @@ class SLOSpec(_Strict):
     _check_objective = field_validator("objective")(lambda value: _objective(value))
     _canon_period = field_validator("period", mode="before")(lambda value: _canonical(value))
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be lowercase letters, digits and '-', starting with a letter")
-        return value
+    _name = field_validator("name")(lambda value: check_name(value))
 
     @field_validator("cohort")
     @classmethod
@@ -221,9 +215,7 @@ class SLOSpec(_Strict):
     @field_validator("workflows", "select_workflows")
     @classmethod
     def _workflow_names(cls, value: Any) -> Any:
-        for name in value:
-            if not name or '"' in name or "\\" in name or "\n" in name:
-                raise ValueError(f"workflow name {name!r} is empty or holds a quote or backslash")
+        check_workflow_names(value)
         return value
 
     @model_validator(mode="after")
