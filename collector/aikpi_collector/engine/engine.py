@@ -338,7 +338,8 @@ class KpiEngine:
             if kind is None or has_usage(attributes):
                 usage = read_usage(attributes, self.prices)
                 if usage is not None and (
-                    usage[0] not in self._names or usage[1] > MAX_TOKENS or usage[2] > MAX_TOKENS
+                    usage[0] not in self._names
+                    or max(usage[1], usage[2], usage[3], usage[4]) > MAX_TOKENS
                 ):
                     self._check_usage(attributes, usage)
             if span.events:

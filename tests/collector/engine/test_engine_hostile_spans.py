@@ -204,3 +204,24 @@ def test_usage_on_a_span_with_dims_but_nothing_else_is_not_remembered() -> None:
     # a foreign span under a workflow with no usage and no events counts nothing either
     engine.process_batch([span(dims())], "grpc")
     assert engine.process_batch([counted], "grpc").duplicates == 1
+
+
+def test_huge_cache_counts_are_rejected_also_for_a_model_seen_before() -> None:
+    engine, registry = new_engine()
+    assert (
+        engine.process_batch(
+            [chat_span("gpt-4o", **{semconv.GEN_AI_USAGE_INPUT_TOKENS: 5})], "grpc"
+        ).accepted
+        == 1
+    )
+    before = kpi_samples(registry)
+    huge = 2 * 10**12
+    bad = chat_span(
+        "gpt-4o",
+        **{
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: huge,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: huge - 5,
+        },
+    )
+    assert engine.process_batch([bad], "grpc").rejected == 1
+    assert kpi_samples(registry) == before
