@@ -21,6 +21,7 @@ def kpi_registry():
     provider.shutdown()
 
 
+@pytest.mark.filterwarnings("ignore::aikpi.UnsignedTokenWarning")  # no key: on purpose here
 def test_sdk_workflow_counts_through_the_processor(kpi_registry) -> None:
     registry, provider = kpi_registry
     third_party = provider.get_tracer("some-genai-library")
