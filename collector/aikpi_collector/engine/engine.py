@@ -129,19 +129,24 @@ class BatchResult:
 
 class _Keyed(dict[Any, Any]):
     """The handles of one keyed family (steps by status, cost by model, ...) for one set of
-    dims: ``keyed[value]``, or ``keyed[value, value]`` for two further labels (tokens)."""
+    dims: ``keyed[value]``; with two further labels (tokens by model and type) one level
+    more, ``keyed[model][token_type]``: no tuple built per lookup."""
 
-    __slots__ = ("family", "labels")
+    __slots__ = ("depth", "family", "labels")
 
-    def __init__(self, family: Any, labels: tuple[str, ...]) -> None:
+    def __init__(self, family: Any, labels: tuple[str, ...], depth: int = 1) -> None:
         super().__init__()
         self.family = family
         self.labels = labels
+        self.depth = depth
 
-    def __missing__(self, value: Any) -> Any:
-        extra = value if type(value) is tuple else (value,)
-        handle = self[value] = self.family.handle((*self.labels, *extra))
-        return handle
+    def __missing__(self, value: str) -> Any:
+        labels = (*self.labels, value)
+        if self.depth > 1:
+            found = self[value] = _Keyed(self.family, labels, self.depth - 1)
+        else:
+            found = self[value] = self.family.handle(labels)
+        return found
 
 
 class _Handles(dict[Any, Any]):
@@ -165,7 +170,7 @@ class _Handles(dict[Any, Any]):
 
     def __missing__(self, family: Any) -> Any:
         labels = self.run_dims if family.per_run else self.dims
-        found = _Keyed(family, labels) if family.keyed else family.handle(labels)
+        found = _Keyed(family, labels, family.keyed) if family.keyed else family.handle(labels)
         self[family] = found
         return found
 
@@ -339,7 +344,10 @@ class KpiEngine:
                 usage = read_usage(attributes, self.prices)
                 if usage is not None and (
                     usage[0] not in self._names
-                    or max(usage[1], usage[2], usage[3], usage[4]) > MAX_TOKENS
+                    or usage[1] > MAX_TOKENS
+                    or usage[2] > MAX_TOKENS
+                    or usage[3] > MAX_TOKENS
+                    or usage[4] > MAX_TOKENS
                 ):
                     self._check_usage(attributes, usage)
             if span.events:
@@ -481,11 +489,11 @@ class KpiEngine:
                 h[metrics.human].observe(human, context)
         if usage is not None:
             model, cost, unpriced = usage[0], usage[5], usage[6]
-            tokens = h[metrics.tokens]
+            tokens = h[metrics.tokens][model]
             for index, token_type in _TOKEN_TYPES:
                 count = usage[index]
                 if count:
-                    tokens[model, token_type].inc(count, context)
+                    tokens[token_type].inc(count, context)
             h[metrics.cost][model].inc(cost, context)
             if unpriced:
                 self._count_unpriced(model)

@@ -192,8 +192,8 @@ class _Family:
         self.label_names, self.project = projection(catalogue_labels, kept_labels)
         self.per_run = tuple(catalogue_labels[:3]) == catalogue.RUN_DIMS
         """Labelled per workflow run (workflow, cohort, team), not per step."""
-        self.keyed = len(catalogue_labels) > (3 if self.per_run else 4)
-        """Has further labels beyond the dims (status, outcome, model, ...)."""
+        self.keyed = len(catalogue_labels) - (3 if self.per_run else 4)
+        """How many further labels it has beyond the dims (status, outcome, model, ...)."""
         self.limit = limit
         self.series: dict[tuple[str, ...], Any] = {}
         self.label_text: dict[tuple[str, ...], Any] = {}
