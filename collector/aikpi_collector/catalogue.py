@@ -45,7 +45,6 @@ __all__ = (
     "Unit",
     "Value",
     "kpi",
-    "metric",
 )
 
 AI = Cohort.AI_ASSISTED.value
@@ -199,14 +198,6 @@ METRICS: tuple[Metric, ...] = (
     LABOR_RATE,
 )
 """Every KPI metric, in exposition order."""
-
-_METRICS_BY_NAME = {m.name: m for m in METRICS}
-
-
-def metric(name: str) -> Metric:
-    """The catalogue entry of an exposition name (``KeyError`` when unknown)."""
-    return _METRICS_BY_NAME[name]
-
 
 # --- formula terms ---------------------------------------------------------------------------
 

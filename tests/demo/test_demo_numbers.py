@@ -79,8 +79,8 @@ def test_counts_ratios_and_sums_match_the_events(pilot, samples, workflow, cohor
     }
     assert kpis.value("token_cost") == pytest.approx(truth.cost, rel=1e-6, abs=1e-9)
     # human time: once per step, whoever did the work
-    human = kpis.moments("human_time_per_step")
-    assert human.count == len(truth.human_times)
+    human = kpis.stats("human_time_per_step")
+    assert human.n == len(truth.human_times)
     assert human.total == pytest.approx(truth.human_seconds, rel=1e-9)
     assert human.squares == pytest.approx(sum(x * x for x in truth.human_times), rel=1e-9)
     assert kpis.undecided_steps == len(truth.steps) - len(truth.human_times)
@@ -119,12 +119,14 @@ def test_histograms_and_quantiles_match_the_events(pilot, samples, workflow, coh
 def test_value_and_adoption_match_the_design_formulas(pilot, samples, workflow) -> None:
     comparison, _ = _cohort(samples, workflow, AI)
     workflows = [workflow] if workflow else list(WORKFLOWS)
-    expected_gain = 0.0
+    expected_gain = expected_hours = 0.0
     for name in workflows:  # all workflows: the sum of each workflow's own gain
         ai, base = Truth(pilot.runs, name, AI), Truth(pilot.runs, name, BASELINE)
         saved = base.human_seconds / len(base.human_times) - ai.human_seconds / len(ai.human_times)
         expected_gain += saved * ai.priced_steps - ai.cost
+        expected_hours += saved * len(ai.steps) / 3600
     assert comparison.net_gain_usd == pytest.approx(expected_gain, rel=1e-6)
+    assert comparison.hours_saved == pytest.approx(expected_hours, rel=1e-9)
     ai, base = Truth(pilot.runs, workflow, AI), Truth(pilot.runs, workflow, BASELINE)
     scorecard = build_scorecard(comparison, "test")
     evidence = scorecard.evidence

@@ -204,9 +204,12 @@ def test_total_cost_of_ownership_to_the_cent(collector) -> None:
         exact = TCO * ai_steps[name] / sum(ai_steps.values())
         assert abs(share - exact) <= Decimal("0.03"), name
     # net = gross - tokens - TCO, to the cent
-    for cost in costs.values():
+    for name, cost in costs.items():
         net = Decimal(str(cost["gross_gain_usd"])) - Decimal(str(cost["token_cost_usd"]))
         assert net - Decimal(str(cost["tco_usd"])) == Decimal(str(cost["net_gain_usd"]))
+        # before TCO, the plan's gain is the scorecard's net productivity gain (one formula)
+        row = next(r for r in cards[name]["rows"] if r["name"] == "net_productivity_gain_usd")
+        assert float(net) == pytest.approx(row["ai_assisted"], abs=0.011)
 
 
 def _formula(cv_ai: float, cv_base: float, target: float, alpha: float, power: float) -> float:

@@ -29,7 +29,6 @@ from aikpi_collector.report.designs import (
     summarize,
 )
 from aikpi_collector.report.kpis import ALL_WORKFLOWS, NoBaselineError, NoDataError
-from aikpi_collector.report.plans import kpi_stats
 from aikpi_collector.report.render import design_lines, to_json, to_markdown
 from aikpi_collector.report.samples import MetricSamples, Sample
 from scipy import stats as scipy_stats
@@ -350,7 +349,7 @@ def test_undefined_effects_give_no_number_rather_than_a_wrong_one() -> None:
     # one step per group: no variance; a relative effect with a counterfactual <= 0
     one = Group([10.0], [30.0], 1, 1)
     absolute, relative = difference_in_differences(
-        *(kpi_stats(x, _human()) for x in _groups_of(one, one, one, Group([100.0], [], 0, 0))),
+        *(x.stats(_human()) for x in _groups_of(one, one, one, Group([100.0], [], 0, 0))),
         ALPHA,
     )
     assert absolute.estimate == pytest.approx(90.0)  # (10 - 10) - (10 - 100)

@@ -409,17 +409,16 @@ def _estimates(
     kpi: cat.Kpi, g: Groups, available: Sequence[Design], alpha: float
 ) -> list[DesignEstimate]:
     from aikpi_collector.plan.stats import Scale, fixed_interval
-    from aikpi_collector.report.plans import kpi_stats
 
     out: list[DesignEstimate] = []
-    ai = kpi_stats(g.pilot_ai, kpi)
+    ai = g.pilot_ai.stats(kpi)
     for design in available:
         if design is Design.DIFFERENCE_IN_DIFFERENCES:
             stats = {
                 "ai_assisted": ai,
-                "baseline": kpi_stats(g.pilot_baseline, kpi),
-                "ai_assisted_pre": kpi_stats(g.pre_ai, kpi),
-                "baseline_pre": kpi_stats(g.pre_baseline, kpi),
+                "baseline": g.pilot_baseline.stats(kpi),
+                "ai_assisted_pre": g.pre_ai.stats(kpi),
+                "baseline_pre": g.pre_baseline.stats(kpi),
             }
             sizes = {k: float(s.size) for k, s in stats.items()}
             absolute, relative = difference_in_differences(
@@ -433,9 +432,9 @@ def _estimates(
             out.append(_entry(kpi, design, "relative", relative, sizes))
             continue
         if design is Design.CONCURRENT:
-            other, key = kpi_stats(g.pilot_baseline, kpi), "baseline"
+            other, key = g.pilot_baseline.stats(kpi), "baseline"
         else:
-            other, key = kpi_stats(g.pre_all, kpi), "pre_period"
+            other, key = g.pre_all.stats(kpi), "pre_period"
         sizes = {"ai_assisted": float(ai.size), key: float(other.size)}
         for scale in (Scale.ABSOLUTE, Scale.RELATIVE):
             interval = fixed_interval(ai, other, scale, alpha)

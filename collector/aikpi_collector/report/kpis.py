@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from aikpi_collector import catalogue as cat
+from aikpi_collector.plan.stats import CohortStats, cohort_stats
 from aikpi_collector.report.samples import MetricSamples, Selector
-from aikpi_collector.report.stats import Histogram, Moments
+from aikpi_collector.report.stats import Histogram
 from aikpi_collector.slo.spec import SLOSpec
 
 __all__ = (
@@ -128,21 +129,14 @@ class CohortData:
         kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
         return sum(self.total(t) for t in kpi.denominator)
 
-    def moments(self, kpi: cat.Kpi | str) -> Moments:
-        """Count, sum and sum of squares of a MEAN KPI's per-unit values (exact variance)."""
+    def stats(self, kpi: cat.Kpi | str) -> CohortStats:
+        """The KPI's sufficient statistics in this cohort, for intervals and sample sizes: a
+        MEAN's count, sum and sum of squares (exact variance), a PROPORTION's successes and
+        trials, a RATE's events and exposure (``ValueError`` for the others)."""
         kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
-        if kpi.squares is None:
-            raise ValueError(f"KPI {kpi.name!r} is a {kpi.kind.value}, not a mean")
-        return Moments(
-            self.units(kpi),
-            sum(self.total(t) for t in kpi.numerator),
-            self.total(kpi.squares),
-        )
-
-    def successes(self, kpi: cat.Kpi | str) -> tuple[float, float]:
-        """(numerator, denominator) of a PROPORTION or RATE KPI (before ``scale``)."""
-        kpi = cat.kpi(kpi) if isinstance(kpi, str) else kpi
-        return sum(self.total(t) for t in kpi.numerator), self.units(kpi)
+        numerator = sum(self.total(t) for t in kpi.numerator)
+        squares = None if kpi.squares is None else self.total(kpi.squares)
+        return cohort_stats(kpi.kind, numerator, self.units(kpi), squares)
 
     def histogram(self, metric: cat.Metric, **where: str) -> Histogram:
         """A histogram summed over this cohort's series (for quantiles)."""

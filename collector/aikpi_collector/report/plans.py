@@ -17,35 +17,26 @@ from decimal import Decimal
 from aikpi_collector import catalogue as cat
 from aikpi_collector.plan import (
     CohortPair,
-    CohortStats,
     Plan,
     PlanVerdict,
     Scale,
     Tco,
     always_valid_interval,
-    cohort_stats,
     cost_summary,
     fixed_interval,
     judge_plan,
     share_tco,
     total_cost_of_ownership,
 )
-from aikpi_collector.report.kpis import ALL_WORKFLOWS, CohortData, Comparison
+from aikpi_collector.report.kpis import ALL_WORKFLOWS, Comparison
 
-__all__ = ("covered", "judge", "kpi_stats", "observed", "pair")
-
-
-def kpi_stats(data: CohortData, kpi: cat.Kpi) -> CohortStats:
-    """One cohort's statistics of a MEAN, PROPORTION or RATE KPI, from its catalogue terms."""
-    numerator = sum(data.total(t) for t in kpi.numerator)
-    squares = None if kpi.squares is None else data.total(kpi.squares)
-    return cohort_stats(kpi.kind, numerator, data.units(kpi), squares)
+__all__ = ("covered", "judge", "observed", "pair")
 
 
 def pair(c: Comparison, name: str) -> CohortPair:
     """The statistics of KPI ``name`` in both cohorts of ``c``."""
     kpi = cat.kpi(name)
-    return CohortPair(kpi_stats(c.ai, kpi), kpi_stats(c.baseline, kpi))
+    return CohortPair(c.ai.stats(kpi), c.baseline.stats(kpi))
 
 
 def observed(c: Comparison, plan: Plan) -> dict[str, CohortPair]:

@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from statsmodels.stats.proportion import proportion_confint
+
 from aikpi_collector import catalogue as cat
+from aikpi_collector.plan.stats import Scale, fixed_interval
 from aikpi_collector.report.kpis import Comparison
-from aikpi_collector.report.stats import (
-    Interval,
-    diff_means_interval,
-    diff_proportions_interval,
-    wilson_interval,
-)
+from aikpi_collector.report.stats import Interval
 
 __all__ = (
     "Level",
@@ -124,19 +122,17 @@ def counter_worse(c: Comparison, name: str, t: Thresholds) -> str | None:
     return f"{kpi.title} {change_text(kpi, ai, baseline)}"
 
 
-def kpi_interval(c: Comparison, kpi: cat.Kpi) -> Interval | None:
-    """95 % CI of AI - baseline of a MEAN (Welch, exact moments), PROPORTION or RATE
-    (Newcombe) KPI, in the KPI's unit; ``None`` for a ratio of totals (no per-unit spread)."""
-    if kpi.kind is cat.KpiKind.MEAN:
-        return diff_means_interval(c.ai.moments(kpi), c.baseline.moments(kpi))
-    if kpi.kind in (cat.KpiKind.PROPORTION, cat.KpiKind.RATE):
-        (a, n_a), (b, n_b) = c.ai.successes(kpi), c.baseline.successes(kpi)
-        found = diff_proportions_interval(min(a, n_a), n_a, min(b, n_b), n_b)
-        if found is None or kpi.scale == 1.0:
-            return found
-        s = kpi.scale
-        return Interval(found.estimate * s, found.low * s, found.high * s)
-    return None
+def kpi_interval(c: Comparison, kpi: cat.Kpi, alpha: float = 0.05) -> Interval | None:
+    """(1 - alpha) CI of AI - baseline of a MEAN, PROPORTION or RATE KPI in the KPI's unit,
+    from the pilot plans' statistics (Welch on exact moments, Newcombe, Poisson score);
+    ``None`` for a ratio of totals (no per-unit spread) or when no interval exists."""
+    if kpi.kind not in (cat.KpiKind.MEAN, cat.KpiKind.PROPORTION, cat.KpiKind.RATE):
+        return None
+    found = fixed_interval(c.ai.stats(kpi), c.baseline.stats(kpi), Scale.ABSOLUTE, alpha)
+    if not found.defined:
+        return None
+    s = kpi.scale
+    return Interval(float(found.estimate) * s, float(found.low) * s, float(found.high) * s)
 
 
 def _format(kpi: cat.Kpi, value: float) -> str:
@@ -213,9 +209,9 @@ def override_verdict(c: Comparison, t: Thresholds) -> Verdict:
     few = _too_few(kpi, c, t, ai_only=True)
     if few:
         return few
-    overridden, outcomes = c.ai.successes(kpi)
-    ci = wilson_interval(overridden, outcomes)
-    assert ci is not None  # outcomes >= min_samples >= 1
+    stats = c.ai.stats(kpi)
+    low, high = proportion_confint(stats.successes, stats.n, alpha=0.05, method="wilson")
+    ci = Interval(float(stats.proportion), float(low), float(high))
     text = f"{kpi.title} {_pct(ci.estimate)}, 95 % CI [{_pct(ci.low)}, {_pct(ci.high)}]"
     if ci.low > t.max_override:
         return Verdict(
